@@ -1,0 +1,6 @@
+import type { Command } from '../command.js';
+import { demoCommand } from './demo.js';
+import { legacyCommand } from './legacy.js';
+
+/** Every `ficus` subcommand, in the order `ficus --help` lists them. */
+export const commands: readonly Command[] = [demoCommand, legacyCommand];

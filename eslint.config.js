@@ -1,0 +1,53 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const components = ['gateway', 'cdc', 'extracted-services', 'legacy-monolith', 'common'];
+
+/** A pattern that forbids reaching past `component`'s index.ts. */
+const deepImportOf = (component) => ({
+  regex: `(^|/)${component}/(?!index\\.js$).+`,
+  message: `Import ${component}/ only through ${component}/index.js.`,
+});
+
+/**
+ * Components talk to each other only through their index.ts: a deep import such as
+ * `../cdc/replication/stream.js` from outside cdc/ is an error. The CLI is held to the same rule;
+ * tests may reach inside the component they test.
+ */
+const componentBoundaries = [...components, 'cli'].map((self) => ({
+  files: [`${self}/**/*.ts`],
+  rules: {
+    '@typescript-eslint/no-restricted-imports': [
+      'error',
+      { patterns: components.filter((c) => c !== self).map(deepImportOf) },
+    ],
+  },
+}));
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', '.ficus/**', 'bin/**', 'eslint.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      'no-console': 'error',
+    },
+  },
+  ...componentBoundaries,
+  {
+    files: ['cli/**/*.ts', 'tests/**/*.ts', 'bench/**/*.ts'],
+    rules: { 'no-console': 'off' },
+  },
+);

@@ -1,0 +1,86 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseDemoArgs } from '../../cli/commands/demo.js';
+import { parseLegacyArgs } from '../../cli/commands/legacy.js';
+
+const url = 'postgres://ficus:ficus@127.0.0.1:5432/legacy';
+
+describe('ficus legacy configuration', () => {
+  it('defaults port 3000 and host 127.0.0.1, seeding on', async () => {
+    await expect(parseLegacyArgs([], { DATABASE_URL: url })).resolves.toEqual({
+      databaseUrl: url,
+      port: 3000,
+      host: '127.0.0.1',
+      seed: true,
+      logLevel: 'info',
+    });
+  });
+
+  it('takes flags over environment over config file', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ficus-config-'));
+    const file = path.join(dir, 'legacy.yaml');
+    await writeFile(file, `databaseUrl: ${url}\nport: 4000\nhost: 0.0.0.0\n`);
+    const config = await parseLegacyArgs(['--config', file, '--port', '4002', '--no-seed'], {
+      FICUS_LEGACY_PORT: '4001',
+      FICUS_LEGACY_HOST: '::1',
+    });
+    expect(config).toMatchObject({ port: 4002, host: '::1', seed: false, databaseUrl: url });
+  });
+
+  it.each([
+    [[], {}, /^databaseUrl: .*got nothing$/],
+    [
+      [],
+      { DATABASE_URL: 'mysql://x' },
+      /databaseUrl \(from environment variable DATABASE_URL\): must be a postgres/,
+    ],
+    [['--port', 'eighty'], { DATABASE_URL: url }, /port \(from --port\): .*got "eighty"/],
+    [
+      ['--port', '70000'],
+      { DATABASE_URL: url },
+      /port \(from --port\): must be a port from 0 to 65535; got "70000"/,
+    ],
+    [
+      [],
+      { DATABASE_URL: url, FICUS_LEGACY_SEED: 'maybe' },
+      /seed \(from environment variable FICUS_LEGACY_SEED\)/,
+    ],
+    [['--log-level', 'loud'], { DATABASE_URL: url }, /logLevel \(from --log-level\): .*got "loud"/],
+    [
+      ['--bogus'],
+      { DATABASE_URL: url },
+      /ficus legacy: Unknown option '--bogus'\. Run 'ficus legacy --help'/,
+    ],
+    [['--port'], { DATABASE_URL: url }, /ficus legacy: Option '--port <value>' argument missing/],
+  ] as const)('rejects %j with %j', async (argv, env, message) => {
+    await expect(parseLegacyArgs(argv, env)).rejects.toThrow(message);
+  });
+
+  it('names a config file that is missing or not a mapping', async () => {
+    await expect(parseLegacyArgs(['--config', '/nonexistent/legacy.yaml'], {})).rejects.toThrow(
+      /cannot read config file \/nonexistent\/legacy\.yaml/,
+    );
+    const dir = await mkdtemp(path.join(tmpdir(), 'ficus-config-'));
+    const file = path.join(dir, 'list.yaml');
+    await writeFile(file, '- a\n- b\n');
+    await expect(parseLegacyArgs(['--config', file], {})).rejects.toThrow(/must hold a mapping/);
+  });
+});
+
+describe('ficus demo configuration', () => {
+  it('defaults to the .ficus/demo data directory and port 3000', () => {
+    expect(parseDemoArgs([], {})).toEqual({
+      dataDir: '.ficus/demo',
+      legacyPort: 3000,
+      logLevel: 'warn',
+    });
+  });
+
+  it('rejects a bad port naming the variable', () => {
+    expect(() => parseDemoArgs([], { FICUS_LEGACY_PORT: '-1' })).toThrow(
+      /legacyPort \(from environment variable FICUS_LEGACY_PORT\): must be a port from 0 to 65535/,
+    );
+  });
+});

@@ -1,0 +1,90 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { processesMatching, spawnFicus, type FicusProcess } from '../support/cli.js';
+
+const dataDir = await mkdtemp(path.join(tmpdir(), 'ficus-demo-'));
+await chmod(dataDir, 0o755);
+const running: FicusProcess[] = [];
+
+async function startDemo(): Promise<{ demo: FicusProcess; legacyUrl: string }> {
+  const demo = spawnFicus(['demo', '--data-dir', dataDir, '--legacy-port', '0']);
+  running.push(demo);
+  const [, legacyUrl] = await demo.waitFor(/legacy monolith\s+(http:\/\/\S+)/);
+  await demo.waitFor(/Ctrl-C stops everything/);
+  return { demo, legacyUrl: legacyUrl! };
+}
+
+interface Page {
+  items: { title: string }[];
+  total: number;
+}
+
+async function json(url: string, init?: RequestInit): Promise<{ status: number; body: Page }> {
+  const response = await fetch(url, init);
+  return { status: response.status, body: (await response.json()) as Page };
+}
+
+afterAll(async () => {
+  for (const demo of running) demo.child.kill('SIGKILL');
+  for (const pid of await processesMatching(dataDir)) process.kill(pid, 'SIGKILL');
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('ficus demo (npm start)', () => {
+  it('starts Postgres and the seeded monolith, stops on Ctrl-C leaving no process, and keeps its data', async () => {
+    const first = await startDemo();
+    const products = await json(`${first.legacyUrl}/products`);
+    expect(products.status).toBe(200);
+    expect(products.body.items).toHaveLength(20);
+    expect(products.body.total).toBeGreaterThanOrEqual(300);
+
+    const review = await json(`${first.legacyUrl}/products/1/reviews`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        memberId: 1,
+        rating: 5,
+        title: 'kept across restarts',
+        body: 'still here',
+      }),
+    });
+    expect(review.status).toBe(201);
+
+    first.demo.child.kill('SIGINT');
+    expect(await first.demo.exited).toBe(0);
+    expect(first.demo.output()).toContain('ficus demo stopped.');
+    expect(await processesMatching(dataDir)).toEqual([]);
+
+    const second = await startDemo();
+    const reviews = await json(`${second.legacyUrl}/products/1/reviews?pageSize=100`);
+    expect(reviews.body.items.map((r) => r.title)).toContain('kept across restarts');
+    const again = await json(`${second.legacyUrl}/products`);
+    expect(again.body.total).toBe(products.body.total);
+
+    // A demo killed outright leaves its Postgres running; the next start must take over cleanly.
+    second.demo.child.kill('SIGKILL');
+    await second.demo.exited;
+    expect((await processesMatching(dataDir)).length).toBeGreaterThan(0);
+
+    const third = await startDemo();
+    expect((await json(`${third.legacyUrl}/products/1`)).status).toBe(200);
+    third.demo.child.kill('SIGTERM');
+    expect(await third.demo.exited).toBe(0);
+    expect(await processesMatching(dataDir)).toEqual([]);
+  }, 120_000);
+
+  it('refuses a port that is taken, naming the variable to change', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => blocker.once('listening', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const demo = spawnFicus(['demo', '--data-dir', dataDir], { FICUS_LEGACY_PORT: String(port) });
+    running.push(demo);
+    expect(await demo.exited).toBe(2);
+    expect(demo.output()).toContain(`port ${port} for the legacy monolith is already in use`);
+    expect(demo.output()).toContain('FICUS_LEGACY_PORT');
+    blocker.close();
+  });
+});

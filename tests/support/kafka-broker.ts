@@ -1,0 +1,803 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import {
+  accessSync,
+  constants,
+  createWriteStream,
+  rmSync,
+  statSync,
+  type WriteStream,
+} from 'node:fs';
+import {
+  access,
+  chmod,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import kafkajs from 'kafkajs';
+
+const { Kafka, logLevel } = kafkajs;
+
+/** Options for {@link startKafkaBroker}. */
+export interface KafkaBrokerOptions {
+  /** Kafka version from Maven Central. Default: `$FICUS_KAFKA_VERSION`, else `3.9.1`. */
+  version?: string;
+  /** Where the broker's jars (and a class-data-sharing archive) are kept between runs. Default: `<repo>/.ficus/cache/kafka-<version>`. */
+  cacheDir?: string;
+  /** Receives the harness's own messages (prefixed `ficus-kafka:`) and the broker's output lines. */
+  logger?: (line: string) => void;
+  /** How long storage format + broker start may take before giving up. Default: 60000. */
+  startTimeoutMs?: number;
+}
+
+/** A running single-node KRaft broker (combined broker + controller) on 127.0.0.1. */
+export interface KafkaBroker {
+  /** Bootstrap addresses for clients, e.g. `['127.0.0.1:40123']`. */
+  brokers: string[];
+  version: string;
+  /** Wall time from the first `java` spawn (storage format) to the broker answering; excludes fetching jars. */
+  startedInMs: number;
+  /** Stops the broker (SIGTERM, SIGKILL after 15 s) and deletes its data. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Thrown when this machine cannot run the broker at all (so a test run may skip instead of fail). */
+export class KafkaUnavailableError extends Error {
+  readonly code = 'FICUS_KAFKA_UNAVAILABLE';
+  constructor(readonly missing: string) {
+    super(`Kafka test broker unavailable: ${missing}`);
+    this.name = 'KafkaUnavailableError';
+  }
+}
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const POM_PATH = path.join(REPO_ROOT, 'tests', 'support', 'kafka', 'pom.xml');
+const DEFAULT_VERSION = '3.9.1';
+const LIBS_MARKER = '.ficus-complete.json';
+const CDS_PREFIX = 'classes-';
+/** The JVM's class-data-sharing chatter (hundreds of "Skipping ..." lines when writing an archive). */
+const CDS_QUIET = ['-Xlog:cds=off', '-Xlog:cds+dynamic=off'];
+const LOG_PREFIX = 'ficus-kafka:';
+const TAIL_LINES = 30;
+// eslint-disable-next-line no-control-regex -- strips terminal colour codes from mvn output
+const ANSI_ESCAPE = /\u001b\[[0-9;]*m/g;
+const STOP_GRACE_MS = 15_000;
+const START_ATTEMPTS = 3;
+
+/**
+ * JVM flags for a small, fast-starting broker on a 2-core machine. C1-only JIT and the serial
+ * collector cut start time by ~20% and keep memory and thread count small; a capped heap stops
+ * the JVM sizing itself to a quarter of the machine. Unknown `-XX` flags are ignored, not fatal.
+ * Class-data sharing (an archive of the broker's loaded classes, kept in the cache dir) is added
+ * per start and halves it again.
+ */
+const JVM_FLAGS = [
+  '-XX:+IgnoreUnrecognizedVMOptions',
+  '-Xms256m',
+  '-Xmx512m',
+  '-XX:+UseSerialGC',
+  '-XX:TieredStopAtLevel=1',
+  '-XX:-UsePerfData',
+  '-Djava.awt.headless=true',
+  '-Dlog4j2.shutdownHookEnabled=false',
+];
+
+/** log4j2 config (Kafka 3.9 and 4.x both log through slf4j 1.7 -> log4j2 here, see kafka/pom.xml). */
+const LOG4J2_PROPERTIES = `status = warn
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.out.ref = STDOUT
+`;
+
+interface JavaInfo {
+  major: number;
+  /** Short hash of `java -version`: a CDS archive is only valid for the JVM build that wrote it. */
+  buildKey: string;
+}
+
+interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A started broker not yet stopped: what the process 'exit' hook must clean up. */
+interface LiveBroker {
+  child: ChildProcess;
+  watchdog: ChildProcess | undefined;
+  workDir: string;
+}
+
+/** Bookkeeping for the process 'exit' hook. */
+const liveBrokers = new Set<LiveBroker>();
+let exitHookInstalled = false;
+
+/**
+ * Tells whether this machine can run the broker: `java` (17+ for Kafka 4.x) on PATH, and `mvn`
+ * on PATH unless the jars for this version are already cached.
+ */
+export async function checkKafkaPrerequisites(
+  options: Pick<KafkaBrokerOptions, 'version' | 'cacheDir'> = {},
+): Promise<{ ok: true } | { ok: false; missing: string }> {
+  const version = resolveVersion(options.version);
+  const java = await probeJava();
+  const missing = prerequisiteProblem(
+    version,
+    java,
+    await libsReady(libsDirOf(resolveCacheDir(version, options.cacheDir))),
+  );
+  return missing ? { ok: false, missing } : { ok: true };
+}
+
+/**
+ * Starts a real single-node Kafka broker (KRaft, combined broker + controller) from Maven Central
+ * jars on free loopback ports, with its data in a fresh temp dir. The jars are fetched once with
+ * `mvn` into the cache dir. Throws {@link KafkaUnavailableError} when java/mvn are missing.
+ */
+export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promise<KafkaBroker> {
+  const version = resolveVersion(options.version);
+  const cacheDir = resolveCacheDir(version, options.cacheDir);
+  const log = options.logger ?? (() => undefined);
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+
+  const java = await probeJava();
+  const libsDir = libsDirOf(cacheDir);
+  const missing = prerequisiteProblem(version, java, await libsReady(libsDir));
+  if (missing || !java) throw new KafkaUnavailableError(missing ?? javaMissingMessage(version));
+
+  await ensureLibs(version, cacheDir, libsDir, log);
+  const classpath = await buildClasspath(libsDir);
+  const marker = await readLibsMarker(libsDir);
+  if (marker === undefined) throw new Error(`Kafka jars in ${libsDir} are incomplete`);
+  // A class-data archive is only valid for the JVM build and the exact jars that wrote it.
+  const archiveKey = createHash('sha256')
+    .update(java.buildKey)
+    .update(marker)
+    .digest('hex')
+    .slice(0, 12);
+  const cdsArchive = path.join(cacheDir, `${CDS_PREFIX}${archiveKey}.jsa`);
+
+  let cds: CdsMode = (await fileExists(cdsArchive)) ? 'use' : 'dump';
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+    try {
+      const broker = await startOnce({ version, classpath, cdsArchive, cds, startTimeoutMs, log });
+      if (cds === 'off' && (await fileExists(cdsArchive))) {
+        log(`${LOG_PREFIX} the class-data archive broke the start; deleting ${cdsArchive}`);
+        await unlink(cdsArchive).catch(() => undefined);
+      }
+      return broker;
+    } catch (error) {
+      lastError = error;
+      if (!(error instanceof StartAttemptError)) throw error;
+      if (error.reason === 'port-in-use') {
+        log(`${LOG_PREFIX} ${error.summary}; retrying on new ports`);
+      } else if (error.reason === 'crash' && cds !== 'off') {
+        // Class-data sharing is an optimisation: a bad archive, or a JDK without a base archive
+        // (where -XX:ArchiveClassesAtExit is fatal), must not cost the broker. Retry without it.
+        log(`${LOG_PREFIX} ${error.summary}; retrying without class-data sharing`);
+        cds = 'off';
+      } else {
+        throw error;
+      }
+    }
+  }
+  throw lastError;
+}
+
+/** Class-data sharing: start from the cached archive, write one at exit, or neither. */
+type CdsMode = 'use' | 'dump' | 'off';
+
+class StartAttemptError extends Error {
+  constructor(
+    readonly summary: string,
+    logTail: string[],
+    readonly reason: 'port-in-use' | 'crash' | 'timeout',
+  ) {
+    super(`${summary}; last ${logTail.length} log lines:\n${logTail.join('\n')}`);
+    this.name = 'StartAttemptError';
+  }
+}
+
+interface StartOnceInput {
+  version: string;
+  classpath: string;
+  cdsArchive: string;
+  cds: CdsMode;
+  startTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+async function startOnce(input: StartOnceInput): Promise<KafkaBroker> {
+  const { version, classpath, cdsArchive, cds, startTimeoutMs, log } = input;
+  const workDir = await mkdtemp(path.join(os.tmpdir(), 'ficus-kafka-'));
+  const logStream = createWriteStream(path.join(workDir, 'broker.log'));
+  logStream.on('error', () => undefined); // the log file is a convenience; never fail on it
+  const tail: string[] = [];
+  const onLine = (line: string): void => {
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+    log(line);
+  };
+  const cleanupWorkDir = async (): Promise<void> => {
+    await new Promise<void>((resolve) => logStream.end(resolve));
+    await rm(workDir, { recursive: true, force: true });
+  };
+
+  const port = await freePort();
+  const controllerPort = await freePort();
+  const propertiesPath = path.join(workDir, 'server.properties');
+  const log4jPath = path.join(workDir, 'log4j2.properties');
+  const dumpPath = path.join(workDir, 'classes.jsa');
+  await writeFile(
+    propertiesPath,
+    serverProperties(version, port, controllerPort, path.join(workDir, 'data')),
+  );
+  await writeFile(log4jPath, LOG4J2_PROPERTIES);
+
+  const baseArgs = [...JVM_FLAGS, `-Dlog4j2.configurationFile=${log4jPath}`, '-cp', classpath];
+  const useFlags = cds === 'use' ? [`-XX:SharedArchiveFile=${cdsArchive}`, ...CDS_QUIET] : [];
+  const brokerCdsFlags =
+    cds === 'dump' ? [`-XX:ArchiveClassesAtExit=${dumpPath}`, ...CDS_QUIET] : useFlags;
+  const deadline = Date.now() + startTimeoutMs;
+  const spawnedAt = performance.now();
+
+  try {
+    const formatArgs = [
+      ...baseArgs,
+      ...useFlags,
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      randomClusterId(),
+      '-c',
+      propertiesPath,
+    ];
+    const format = spawnJava(formatArgs, workDir, logStream, onLine);
+    const formatExit = await withDeadline(format.exited, deadline);
+    if (!formatExit) {
+      await killHard(format.child, format.exited);
+      const summary = `Kafka ${version} storage format timed out after ${startTimeoutMs} ms`;
+      throw new StartAttemptError(summary, tail, 'timeout');
+    }
+    if (formatExit.code !== 0) {
+      const summary = `Kafka ${version} storage format failed (${describeExit(formatExit)})`;
+      throw new StartAttemptError(summary, tail, 'crash');
+    }
+  } catch (error) {
+    await cleanupWorkDir();
+    throw error;
+  }
+
+  const formattedInMs = Math.round(performance.now() - spawnedAt);
+  const broker = spawnJava(
+    [...baseArgs, ...brokerCdsFlags, 'kafka.Kafka', propertiesPath],
+    workDir,
+    logStream,
+    onLine,
+  );
+  const watchdog = spawnWatchdog(broker.child, workDir);
+  const live: LiveBroker = { child: broker.child, watchdog, workDir };
+  track(live);
+  const brokers = [`127.0.0.1:${port}`];
+
+  let served = false;
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (watchdog) killProcessGroup(watchdog); // first: it must not race us for the temp dir
+      const killed = await terminate(broker.child, broker.exited);
+      untrack(live);
+      // Only a broker that got as far as serving has loaded the classes worth archiving.
+      if (cds === 'dump' && served && !killed) await publishArchive(dumpPath, cdsArchive, log);
+      await cleanupWorkDir();
+    })();
+    return stopping;
+  };
+
+  const ready = await waitUntilReady(brokers, broker.exited, deadline);
+  if (ready !== 'ready') {
+    await stop();
+    if (ready === 'timeout') {
+      const summary = `Kafka ${version} broker not ready within ${startTimeoutMs} ms`;
+      throw new StartAttemptError(summary, tail, 'timeout');
+    }
+    const portInUse = tail.some((line) => /BindException|Address already in use/.test(line));
+    const summary = `Kafka ${version} broker exited during start (${describeExit(ready)})`;
+    throw new StartAttemptError(summary, tail, portInUse ? 'port-in-use' : 'crash');
+  }
+
+  served = true;
+  const startedInMs = Math.round(performance.now() - spawnedAt);
+  const how = `storage format ${formattedInMs} ms, class-data sharing: ${cds}`;
+  log(`${LOG_PREFIX} Kafka ${version} ready on ${brokers[0] ?? ''} in ${startedInMs} ms (${how})`);
+  return { brokers, version, startedInMs, stop };
+}
+
+function resolveVersion(version: string | undefined): string {
+  const resolved = version ?? process.env.FICUS_KAFKA_VERSION ?? DEFAULT_VERSION;
+  if (!/^\d+\.\d+\.\d+[0-9A-Za-z.-]*$/.test(resolved))
+    throw new Error(`Invalid Kafka version: ${JSON.stringify(resolved)}`);
+  return resolved;
+}
+
+function resolveCacheDir(version: string, cacheDir: string | undefined): string {
+  return path.resolve(cacheDir ?? path.join(REPO_ROOT, '.ficus', 'cache', `kafka-${version}`));
+}
+
+function libsDirOf(cacheDir: string): string {
+  return path.join(cacheDir, 'libs');
+}
+
+function kafkaMajor(version: string): number {
+  return Number.parseInt(version, 10);
+}
+
+function prerequisiteProblem(
+  version: string,
+  java: JavaInfo | undefined,
+  haveLibs: boolean,
+): string | undefined {
+  if (!java) return javaMissingMessage(version);
+  const minJava = minJavaFor(version);
+  if (java.major < minJava) {
+    return `java ${java.major} on PATH is too old: Kafka ${version} needs Java ${minJava}+ (Debian/Ubuntu: apt-get install -y openjdk-17-jre-headless)`;
+  }
+  if (!haveLibs && !onPath('mvn')) return mvnMissingMessage(version);
+  return undefined;
+}
+
+function minJavaFor(version: string): number {
+  return kafkaMajor(version) >= 4 ? 17 : 11;
+}
+
+function javaMissingMessage(version: string): string {
+  return `java not on PATH: the Kafka ${version} test broker needs a Java ${minJavaFor(version)}+ runtime (Debian/Ubuntu: apt-get install -y openjdk-17-jre-headless; macOS: brew install openjdk@17)`;
+}
+
+function mvnMissingMessage(version: string): string {
+  return `mvn not on PATH: it is needed once to fetch the Kafka ${version} jars from Maven Central (Debian/Ubuntu: apt-get install -y maven; macOS: brew install maven)`;
+}
+
+async function probeJava(): Promise<JavaInfo | undefined> {
+  const result = await run('java', ['-version'], { timeoutMs: 30_000 });
+  if (result.notFound || result.code !== 0) return undefined;
+  const text = result.output;
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(text);
+  if (!match) return undefined;
+  const first = Number(match[1]);
+  const major = first === 1 ? Number(match[2] ?? 0) : first;
+  const buildKey = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  return { major, buildKey };
+}
+
+/** PATH lookup without running the command (`mvn -v` would start a JVM just to answer). */
+function onPath(command: string): boolean {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  return dirs.some((dir) => {
+    const file = path.join(dir, command);
+    try {
+      if (!statSync(file, { throwIfNoEntry: false })?.isFile()) return false;
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function libsReady(libsDir: string): Promise<boolean> {
+  return (await readLibsMarker(libsDir)) !== undefined;
+}
+
+/** The marker's text, if `libsDir` holds a complete download made from the current pom.xml. */
+async function readLibsMarker(libsDir: string): Promise<string | undefined> {
+  const marker = await readFile(path.join(libsDir, LIBS_MARKER), 'utf8').catch(() => undefined);
+  if (marker === undefined) return undefined;
+  try {
+    const { pom } = JSON.parse(marker) as { pom?: unknown };
+    return pom === (await pomHash()) ? marker : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Editing pom.xml (e.g. another logging binding) invalidates cached jars. */
+async function pomHash(): Promise<string> {
+  const pom = await readFile(POM_PATH).catch(() => Buffer.alloc(0));
+  return createHash('sha256').update(pom).digest('hex').slice(0, 16);
+}
+
+/** Fetches the broker's runtime jars into `<cacheDir>/libs` once; concurrent runs stage and rename. */
+async function ensureLibs(
+  version: string,
+  cacheDir: string,
+  libsDir: string,
+  log: (line: string) => void,
+): Promise<void> {
+  if (await libsReady(libsDir)) return;
+  await mkdir(cacheDir, { recursive: true });
+  const staging = await mkdtemp(path.join(cacheDir, 'libs.staging-'));
+  try {
+    log(`${LOG_PREFIX} fetching Kafka ${version} jars with mvn into ${libsDir}`);
+    const startedAt = performance.now();
+    const args = [
+      '-q',
+      '-B',
+      '-Dstyle.color=never',
+      '-f',
+      POM_PATH,
+      'dependency:copy-dependencies',
+      '-DincludeScope=runtime',
+      `-DoutputDirectory=${staging}`,
+      `-Dkafka.version=${version}`,
+    ];
+    const result = await run('mvn', args, { cwd: cacheDir, timeoutMs: 15 * 60_000 });
+    if (result.notFound) throw new KafkaUnavailableError(mvnMissingMessage(version));
+    if (result.code !== 0) {
+      const output = lastLines(result.output.replace(ANSI_ESCAPE, ''), TAIL_LINES);
+      throw new Error(
+        `mvn could not fetch the Kafka ${version} jars (${describeExit(result)}):\n${output}`,
+      );
+    }
+    const jars = (await readdir(staging)).filter((name) => name.endsWith('.jar'));
+    if (!jars.includes(`kafka_2.13-${version}.jar`))
+      throw new Error(`mvn finished but kafka_2.13-${version}.jar is not in ${staging}`);
+    await chmod(staging, 0o755); // mkdtemp makes it 0700
+    await writeFile(
+      path.join(staging, LIBS_MARKER),
+      `${JSON.stringify({ version, pom: await pomHash(), jars: jars.length, fetchedAt: new Date().toISOString() })}\n`,
+    );
+    await publishDir(staging, libsDir);
+    log(
+      `${LOG_PREFIX} fetched ${jars.length} jars in ${Math.round(performance.now() - startedAt)} ms`,
+    );
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    await rmdir(cacheDir).catch(() => undefined); // only if empty: e.g. a version that doesn't exist
+    throw error;
+  }
+  await rm(staging, { recursive: true, force: true });
+}
+
+/** Renames a complete staging dir into place; if another run got there first, keeps theirs. */
+async function publishDir(staging: string, target: string): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await rename(staging, target);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+      if (await libsReady(target)) return;
+      // An outdated or incomplete leftover (older pom.xml, manual copy): move it aside atomically,
+      // then drop it (a broker still running from it keeps its open jars).
+      const trash = `${target}.stale-${randomBytes(4).toString('hex')}`;
+      await rename(target, trash).catch(() => undefined);
+      await rm(trash, { recursive: true, force: true });
+    }
+  }
+  throw new Error(`could not publish Kafka jars into ${target}`);
+}
+
+async function buildClasspath(libsDir: string): Promise<string> {
+  const jars = (await readdir(libsDir)).filter((name) => name.endsWith('.jar')).sort();
+  return jars.map((name) => path.join(libsDir, name)).join(path.delimiter);
+}
+
+/** Moves a class-data archive written at JVM exit into the cache (copy + rename: tmp may be another filesystem). */
+async function publishArchive(
+  dumpPath: string,
+  cdsArchive: string,
+  log: (line: string) => void,
+): Promise<void> {
+  const size = await stat(dumpPath).then(
+    (s) => s.size,
+    () => 0,
+  );
+  if (size === 0) return;
+  const staged = `${cdsArchive}.tmp-${randomBytes(4).toString('hex')}`;
+  try {
+    await copyFile(dumpPath, staged);
+    await rename(staged, cdsArchive);
+    log(
+      `${LOG_PREFIX} saved class-data archive ${cdsArchive} (${Math.round(size / 1e6)} MB) for faster starts`,
+    );
+    // Archives for other JVM builds or an earlier jar download are dead weight (~50 MB each).
+    const dir = path.dirname(cdsArchive);
+    for (const name of await readdir(dir)) {
+      if (
+        name.startsWith(CDS_PREFIX) &&
+        name.endsWith('.jsa') &&
+        path.join(dir, name) !== cdsArchive
+      ) {
+        await unlink(path.join(dir, name)).catch(() => undefined);
+      }
+    }
+  } catch {
+    await unlink(staged).catch(() => undefined);
+  }
+}
+
+function serverProperties(
+  version: string,
+  port: number,
+  controllerPort: number,
+  dataDir: string,
+): string {
+  const props: Record<string, string | number> = {
+    'process.roles': 'broker,controller',
+    'node.id': 1,
+    'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names': 'CONTROLLER',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'log.dirs': dataDir,
+    'offsets.topic.replication.factor': 1,
+    'offsets.topic.num.partitions': 1,
+    'transaction.state.log.replication.factor': 1,
+    'transaction.state.log.min.isr': 1,
+    'transaction.state.log.num.partitions': 1,
+    'group.initial.rebalance.delay.ms': 0,
+    'num.partitions': 1,
+    'auto.create.topics.enable': 'true',
+    'num.network.threads': 2,
+    'num.io.threads': 2,
+    'background.threads': 2,
+    'num.recovery.threads.per.data.dir': 1,
+  };
+  if (kafkaMajor(version) >= 4) {
+    props['share.coordinator.state.topic.replication.factor'] = 1;
+    props['share.coordinator.state.topic.min.isr'] = 1;
+  }
+  return `${Object.entries(props)
+    .map(([key, value]) => `${key}=${value}`)
+    .join('\n')}\n`;
+}
+
+/** A Kafka cluster id: a random UUID as 22 chars of unpadded base64url, not starting with '-'. */
+function randomClusterId(): string {
+  for (;;) {
+    const id = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error('could not get a free port'))));
+    });
+  });
+}
+
+interface SpawnedJava {
+  child: ChildProcess;
+  exited: Promise<ExitInfo>;
+}
+
+function spawnJava(
+  args: string[],
+  cwd: string,
+  logStream: WriteStream,
+  onLine: (line: string) => void,
+): SpawnedJava {
+  const child = spawn('java', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  // 'close' (not 'exit'): also waits for the output pipes to drain, so no line arrives later.
+  const exited = new Promise<ExitInfo>((resolve) => {
+    child.once('error', () => resolve({ code: null, signal: null }));
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) =>
+      resolve({ code, signal }),
+    );
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    let pending = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      if (!logStream.writableEnded) logStream.write(chunk);
+      const lines = (pending + chunk).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) onLine(line.trimEnd());
+    });
+    stream?.on('end', () => {
+      if (pending) onLine(pending.trimEnd());
+      pending = '';
+    });
+  }
+  return { child, exited };
+}
+
+/**
+ * A tiny `sh` loop, in its own process group, for when this Node process dies without running its
+ * 'exit' handler (e.g. a test worker killed with SIGKILL or SIGTERM): it then SIGKILLs the broker
+ * and deletes its temp dir. It polls once a second and exits by itself as soon as either is gone.
+ */
+const WATCHDOG_SCRIPT = [
+  'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done',
+  'if ! kill -0 "$1" 2>/dev/null; then kill -9 "$2" 2>/dev/null; rm -rf "$3"; fi',
+].join('\n');
+
+function spawnWatchdog(child: ChildProcess, workDir: string): ChildProcess | undefined {
+  if (child.pid === undefined) return undefined;
+  const args = [
+    '-c',
+    WATCHDOG_SCRIPT,
+    'ficus-kafka-watchdog',
+    `${process.pid}`,
+    `${child.pid}`,
+    workDir,
+  ];
+  const watchdog = spawn('sh', args, { stdio: 'ignore', detached: true });
+  watchdog.on('error', () => undefined);
+  watchdog.unref();
+  return watchdog;
+}
+
+async function waitUntilReady(
+  brokers: string[],
+  exited: Promise<ExitInfo>,
+  deadline: number,
+): Promise<'ready' | 'timeout' | ExitInfo> {
+  let exit: ExitInfo | undefined;
+  void exited.then((info) => (exit = info));
+  const kafka = new Kafka({
+    clientId: 'ficus-kafka-harness',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1_000,
+    requestTimeout: 5_000,
+    retry: { retries: 0 },
+  });
+  for (;;) {
+    if (exit) return exit;
+    if (Date.now() > deadline) return 'timeout';
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      if (cluster.brokers.length > 0) return 'ready';
+    } catch {
+      // not up yet
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    await sleep(100);
+  }
+}
+
+/** SIGTERM, then SIGKILL after the grace period. Resolves true if SIGKILL was needed. */
+async function terminate(child: ChildProcess, exited: Promise<ExitInfo>): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return false;
+  child.kill('SIGTERM');
+  if (await withDeadline(exited, Date.now() + STOP_GRACE_MS)) return false;
+  await killHard(child, exited);
+  return true;
+}
+
+async function killHard(child: ChildProcess, exited: Promise<ExitInfo>): Promise<void> {
+  child.kill('SIGKILL');
+  await withDeadline(exited, Date.now() + 5_000);
+}
+
+function killProcessGroup(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+function track(live: LiveBroker): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      // Only synchronous work is possible here.
+      for (const { child, watchdog, workDir } of liveBrokers) {
+        child.kill('SIGKILL');
+        if (watchdog) killProcessGroup(watchdog);
+        rmSync(workDir, { recursive: true, force: true });
+      }
+    });
+  }
+  liveBrokers.add(live);
+}
+
+function untrack(live: LiveBroker): void {
+  liveBrokers.delete(live);
+}
+
+interface RunResult extends ExitInfo {
+  output: string;
+  notFound: boolean;
+}
+
+/** Runs a command to completion, collecting stdout+stderr; never rejects. */
+function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; timeoutMs: number },
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(
+      command,
+      args,
+      {
+        cwd: options.cwd,
+        timeout: options.timeoutMs,
+        maxBuffer: 64 * 1024 * 1024,
+        killSignal: 'SIGKILL',
+      },
+      (error, stdout, stderr) => {
+        const output = `${stdout}${stderr}`;
+        if (!error) return resolve({ code: 0, signal: null, output, notFound: false });
+        const errno = error as NodeJS.ErrnoException & {
+          code?: string | number;
+          signal?: NodeJS.Signals | null;
+        };
+        const notFound = errno.code === 'ENOENT';
+        resolve({
+          code: typeof errno.code === 'number' ? errno.code : null,
+          signal: errno.signal ?? null,
+          output: output || error.message,
+          notFound,
+        });
+      },
+    );
+  });
+}
+
+async function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describeExit(exit: ExitInfo): string {
+  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code ?? 'unknown'}`;
+}
+
+function lastLines(text: string, count: number): string {
+  return text.trimEnd().split('\n').slice(-count).join('\n');
+}
+
+async function fileExists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
