@@ -13,6 +13,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
+# Where `ficus cdc` keeps its offsets file; mount a volume here.
+RUN mkdir -p /var/lib/ficus/cdc && chown -R node:node /var/lib/ficus
 USER node
 ENTRYPOINT ["node", "bin/ficus.js"]
 CMD ["--help"]

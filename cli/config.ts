@@ -10,6 +10,8 @@ import { ConfigError } from '../common/index.js';
 export interface ConfigSources {
   /** Parsed `--flag value` pairs, keyed by field name. */
   flags?: Record<string, unknown>;
+  /** The flag of each field whose flag is not the field name in kebab-case (`slotName` → `slot`). */
+  flagNames?: Record<string, string>;
   /** The process environment. */
   env?: Record<string, string | undefined>;
   /** Environment variable name for each field that has one. */
@@ -41,7 +43,7 @@ export function resolveConfig<S extends z.ZodType>(
   for (const [field, value] of Object.entries(sources.flags ?? {})) {
     if (value !== undefined) {
       merged[field] = value;
-      origin[field] = `--${kebab(field)}`;
+      origin[field] = `--${sources.flagNames?.[field] ?? kebab(field)}`;
     }
   }
   const result = schema.safeParse(merged);

@@ -8,9 +8,17 @@ export function createSilentLogger(): Logger {
 }
 
 /**
- * The logger the CLI hands to components: JSON lines on stdout at `FICUS_LOG_LEVEL` (default
- * `info`). Pipe through `pino-pretty` for a human view.
+ * The logger the CLI hands to components: JSON lines at `level` (default `info`) on stdout, or on
+ * stderr when stdout carries data (the CDC stdout sink). Pipe through `pino-pretty` for a human
+ * view.
  */
-export function createLogger(options: { name: string; level?: string }): Logger {
-  return pino({ name: options.name, level: options.level ?? 'info' });
+export function createLogger(options: {
+  name: string;
+  level?: string;
+  destination?: 'stdout' | 'stderr';
+}): Logger {
+  return pino(
+    { name: options.name, level: options.level ?? 'info' },
+    pino.destination({ fd: options.destination === 'stderr' ? 2 : 1, sync: true }),
+  );
 }

@@ -30,3 +30,4 @@ export type {
   ReviewJson,
   WishlistEntryJson,
 } from './serializers.js';
+export { LEGACY_TABLES } from './tables.js';

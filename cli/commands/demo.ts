@@ -4,12 +4,21 @@ import { z } from 'zod';
 import {
   ConfigError,
   createLogger,
+  ficusVersion,
   isPortInUse,
   reachableDataDir,
   startEmbeddedPostgres,
   type Logger,
 } from '../../common/index.js';
-import { startLegacyMonolith } from '../../legacy-monolith/index.js';
+import {
+  CONNECTOR_DEFAULTS,
+  createConnector,
+  createEmbeddedSink,
+  createKafkaSink,
+  startStatusServer,
+  type Sink,
+} from '../../cdc/index.js';
+import { LEGACY_TABLES, startLegacyMonolith } from '../../legacy-monolith/index.js';
 import type { Command } from '../command.js';
 import { parseFlags } from '../command.js';
 import { logLevelSchema, portSchema, postgresUrlSchema, resolveConfig } from '../config.js';
@@ -19,6 +28,16 @@ const demoConfigSchema = z.object({
   dataDir: z.string().min(1).default('.ficus/demo'),
   databaseUrl: postgresUrlSchema.optional(),
   legacyPort: portSchema.default(3000),
+  cdcStatusPort: portSchema.default(3200),
+  kafkaBrokers: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    )
+    .optional(),
   logLevel: logLevelSchema.default('warn'),
 });
 
@@ -28,8 +47,10 @@ export type DemoConfig = z.output<typeof demoConfigSchema>;
 const help = `Usage: ficus demo [options]
 
 Runs the whole reference system on this machine: an embedded Postgres (wal_level=logical),
-the legacy monolith on it, and prints every URL. Ctrl-C stops everything. The data stays in
-the data directory, so the next run starts where this one stopped.
+the legacy monolith on it, and CDC streaming the monolith's row changes as Debezium events
+(in-process, or to Kafka when KAFKA_BROKERS is set), and prints every URL. Ctrl-C stops
+everything. The data stays in the data directory, so the next run starts where this one
+stopped.
 
 Options:
   --data-dir DIR        where the embedded Postgres keeps its data (default .ficus/demo)
@@ -38,6 +59,10 @@ Options:
                                                         env DATABASE_URL
   --legacy-port N       port of the legacy monolith (default 3000)
                                                         env FICUS_LEGACY_PORT
+  --cdc-status-port N   port of the CDC status endpoint (default 3200)
+                                                        env FICUS_CDC_STATUS_PORT
+  (environment only)    Kafka brokers for CDC, host:port,... (default: the in-process sink)
+                                                        env KAFKA_BROKERS
   --log-level LEVEL     fatal|error|warn|info|debug|trace|silent (default warn)
                                                         env FICUS_LOG_LEVEL
   -h, --help            show this help`;
@@ -46,6 +71,8 @@ const demoEnv = {
   dataDir: 'FICUS_DATA_DIR',
   databaseUrl: 'DATABASE_URL',
   legacyPort: 'FICUS_LEGACY_PORT',
+  cdcStatusPort: 'FICUS_CDC_STATUS_PORT',
+  kafkaBrokers: 'KAFKA_BROKERS',
   logLevel: 'FICUS_LOG_LEVEL',
 };
 
@@ -55,6 +82,7 @@ export function parseDemoArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
     'data-dir': { type: 'string' },
     'database-url': { type: 'string' },
     'legacy-port': { type: 'string' },
+    'cdc-status-port': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -65,6 +93,7 @@ export function parseDemoArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
       dataDir: flags['data-dir'],
       databaseUrl: flags['database-url'],
       legacyPort: flags['legacy-port'],
+      cdcStatusPort: flags['cdc-status-port'],
       logLevel: flags['log-level'],
     },
   });
@@ -92,6 +121,7 @@ export const demoCommand: Command = {
 
 async function startDemo(config: DemoConfig, logger: Logger, closers: Closer[]): Promise<void> {
   await assertPortFree(config.legacyPort, 'legacy monolith', 'FICUS_LEGACY_PORT');
+  await assertPortFree(config.cdcStatusPort, 'CDC status endpoint', 'FICUS_CDC_STATUS_PORT');
 
   let legacyDatabaseUrl = config.databaseUrl;
   let postgresLine: string;
@@ -118,12 +148,16 @@ async function startDemo(config: DemoConfig, logger: Logger, closers: Closer[]):
   });
   closers.push(() => monolith.close());
 
+  const cdc = await startDemoCdc(config, legacyDatabaseUrl, logger.child({ part: 'cdc' }));
+  closers.push(cdc.close);
+
   console.log(
     [
       '',
       'ficus demo is running.',
       '',
       `  legacy monolith        ${monolith.url}`,
+      `  CDC status             ${cdc.statusUrl}/status   (${cdc.sinkLine})`,
       `  ${postgresLine}`,
       '',
       `Try: curl ${monolith.url}/products`,
@@ -131,6 +165,58 @@ async function startDemo(config: DemoConfig, logger: Logger, closers: Closer[]):
       '',
     ].join('\n'),
   );
+}
+
+/**
+ * CDC on the monolith's tables: the embedded sink (in-process, for the services the demo runs) or
+ * Kafka when brokers are configured.
+ */
+async function startDemoCdc(
+  config: DemoConfig,
+  databaseUrl: string,
+  logger: Logger,
+): Promise<{ statusUrl: string; sinkLine: string; sink: Sink; close: Closer }> {
+  const brokers = config.kafkaBrokers ?? [];
+  const sink: Sink =
+    brokers.length > 0
+      ? createKafkaSink({
+          brokers,
+          partitionZeroTopics: (topic) => topic.startsWith('__debezium-heartbeat.'),
+          logger,
+        })
+      : createEmbeddedSink();
+  const connector = createConnector({
+    ...CONNECTOR_DEFAULTS,
+    databaseUrl,
+    slotName: 'ficus_demo',
+    publicationName: 'ficus_demo',
+    tableIncludeList: LEGACY_TABLES,
+    columnExcludeList: [],
+    topicPrefix: 'legacy',
+    offsetsFile: path.resolve(config.dataDir, 'cdc', 'offsets.json'),
+    sink,
+    logger,
+    version: ficusVersion(),
+  });
+  const status = await startStatusServer({ connector, port: config.cdcStatusPort });
+  try {
+    await connector.start();
+  } catch (error) {
+    await status.close();
+    throw error;
+  }
+  connector.done.catch((error: unknown) => {
+    console.error(`CDC stopped: ${(error as Error).message}`);
+  });
+  return {
+    statusUrl: status.url,
+    sinkLine: brokers.length > 0 ? `Kafka sink, ${brokers.join(',')}` : 'in-process sink',
+    sink,
+    close: async () => {
+      await connector.stop();
+      await status.close();
+    },
+  };
 }
 
 async function assertPortFree(port: number, what: string, envName: string): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
+import { cdcCommand } from './cdc.js';
 import { demoCommand } from './demo.js';
 import { legacyCommand } from './legacy.js';
 
 /** Every `ficus` subcommand, in the order `ficus --help` lists them. */
-export const commands: readonly Command[] = [demoCommand, legacyCommand];
+export const commands: readonly Command[] = [demoCommand, legacyCommand, cdcCommand];

@@ -1,11 +1,14 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseCdcArgs, sinkKindOf } from '../../cli/commands/cdc.js';
 import { parseDemoArgs } from '../../cli/commands/demo.js';
 import { parseLegacyArgs } from '../../cli/commands/legacy.js';
 
 const url = 'postgres://ficus:ficus@127.0.0.1:5432/legacy';
+const tempDirs: string[] = [];
+afterAll(() => Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true }))));
 
 describe('ficus legacy configuration', () => {
   it('defaults port 3000 and host 127.0.0.1, seeding on', async () => {
@@ -20,6 +23,7 @@ describe('ficus legacy configuration', () => {
 
   it('takes flags over environment over config file', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'ficus-config-'));
+    tempDirs.push(dir);
     const file = path.join(dir, 'legacy.yaml');
     await writeFile(file, `databaseUrl: ${url}\nport: 4000\nhost: 0.0.0.0\n`);
     const config = await parseLegacyArgs(['--config', file, '--port', '4002', '--no-seed'], {
@@ -63,6 +67,7 @@ describe('ficus legacy configuration', () => {
       /cannot read config file \/nonexistent\/legacy\.yaml/,
     );
     const dir = await mkdtemp(path.join(tmpdir(), 'ficus-config-'));
+    tempDirs.push(dir);
     const file = path.join(dir, 'list.yaml');
     await writeFile(file, '- a\n- b\n');
     await expect(parseLegacyArgs(['--config', file], {})).rejects.toThrow(/must hold a mapping/);
@@ -70,10 +75,11 @@ describe('ficus legacy configuration', () => {
 });
 
 describe('ficus demo configuration', () => {
-  it('defaults to the .ficus/demo data directory and port 3000', () => {
+  it('defaults to the .ficus/demo data directory, port 3000 and CDC status on 3200', () => {
     expect(parseDemoArgs([], {})).toEqual({
       dataDir: '.ficus/demo',
       legacyPort: 3000,
+      cdcStatusPort: 3200,
       logLevel: 'warn',
     });
   });
@@ -82,5 +88,40 @@ describe('ficus demo configuration', () => {
     expect(() => parseDemoArgs([], { FICUS_LEGACY_PORT: '-1' })).toThrow(
       /legacyPort \(from environment variable FICUS_LEGACY_PORT\): must be a port from 0 to 65535/,
     );
+  });
+});
+
+describe('ficus cdc configuration', () => {
+  const url = 'postgres://ficus:ficus@127.0.0.1:5432/legacy';
+
+  it('defaults to slot and publication ficus, the stdout sink without brokers, Kafka with them', async () => {
+    const config = await parseCdcArgs([], { DATABASE_URL: url });
+    expect(config).toMatchObject({
+      slotName: 'ficus',
+      publicationName: 'ficus',
+      topicPrefix: 'ficus',
+      snapshotMode: 'initial',
+      decimalHandlingMode: 'string',
+      statusPort: 3200,
+      tableIncludeList: [],
+    });
+    expect(sinkKindOf(config)).toBe('stdout');
+    const withKafka = await parseCdcArgs(['--tables', 'public\\.a, public\\.b'], {
+      DATABASE_URL: url,
+      KAFKA_BROKERS: 'k1:9092,k2:9092',
+    });
+    expect(withKafka.kafkaBrokers).toEqual(['k1:9092', 'k2:9092']);
+    expect(withKafka.tableIncludeList).toEqual(['public\\.a', 'public\\.b']);
+    expect(sinkKindOf(withKafka)).toBe('kafka');
+  });
+
+  it.each([
+    [['--sink', 'kafka'], /kafkaBrokers: the kafka sink needs at least one broker/],
+    [['--slot', 'Bad-Slot'], /slotName \(from --slot\): must be 1 to 63 lower-case letters/],
+    [['--snapshot', 'sometimes'], /snapshotMode \(from --snapshot\): .*got "sometimes"/],
+    [['--tables', 'public.(broken'], /tableIncludeList.*is not a regular expression/],
+    [['--sink', 'file'], /sink \(from --sink\): .*got "file"/],
+  ] as const)('rejects %j', async (argv, message) => {
+    await expect(parseCdcArgs(argv, { DATABASE_URL: url })).rejects.toThrow(message);
   });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { commands } from '../../cli/commands/index.js';
+import { LEGACY_TABLES } from '../../legacy-monolith/index.js';
 
 interface ComposeService {
   image?: string;
@@ -31,7 +32,13 @@ describe('docker-compose.yml', () => {
   });
 
   it('has ficus services built from this repository', () => {
-    expect(ficusServices.map(([name]) => name)).toContain('legacy');
+    expect(ficusServices.map(([name]) => name)).toEqual(expect.arrayContaining(['legacy', 'cdc']));
+  });
+
+  it("captures exactly the monolith's tables, into Kafka", () => {
+    const cdc = compose.services.cdc?.environment ?? {};
+    expect(String(cdc.FICUS_CDC_TABLES).split(',')).toEqual([...LEGACY_TABLES]);
+    expect(cdc.KAFKA_BROKERS).toBe('kafka:9092');
   });
 
   it.each(ficusServices)(

@@ -8,12 +8,31 @@ const dataDir = await mkdtemp(path.join(tmpdir(), 'ficus-demo-'));
 await chmod(dataDir, 0o755);
 const running: FicusProcess[] = [];
 
-async function startDemo(): Promise<{ demo: FicusProcess; legacyUrl: string }> {
-  const demo = spawnFicus(['demo', '--data-dir', dataDir, '--legacy-port', '0']);
+async function startDemo(): Promise<{ demo: FicusProcess; legacyUrl: string; cdcUrl: string }> {
+  const demo = spawnFicus([
+    'demo',
+    '--data-dir',
+    dataDir,
+    '--legacy-port',
+    '0',
+    '--cdc-status-port',
+    '0',
+  ]);
   running.push(demo);
   const [, legacyUrl] = await demo.waitFor(/legacy monolith\s+(http:\/\/\S+)/);
+  const [, cdcUrl] = await demo.waitFor(/CDC status\s+(http:\/\/\S+)\/status/);
   await demo.waitFor(/Ctrl-C stops everything/);
-  return { demo, legacyUrl: legacyUrl! };
+  return { demo, legacyUrl: legacyUrl!, cdcUrl: cdcUrl! };
+}
+
+interface CdcStatus {
+  state: string;
+  tables: Record<string, Record<string, number>>;
+  snapshot: { completed: boolean; rows: number };
+}
+
+async function cdcStatus(cdcUrl: string): Promise<CdcStatus> {
+  return (await (await fetch(`${cdcUrl}/status`)).json()) as CdcStatus;
 }
 
 interface Page {
@@ -52,6 +71,17 @@ describe('ficus demo (npm start)', () => {
     });
     expect(review.status).toBe(201);
 
+    // CDC snapshotted the seeded tables and streams new changes.
+    const status = await cdcStatus(first.cdcUrl);
+    expect(status.state).toBe('streaming');
+    expect(status.snapshot.completed).toBe(true);
+    expect(status.tables['public.products']?.r).toBe(products.body.total);
+    await expect
+      .poll(async () => (await cdcStatus(first.cdcUrl)).tables['public.reviews']?.c, {
+        timeout: 10_000,
+      })
+      .toBe(1);
+
     first.demo.child.kill('SIGINT');
     expect(await first.demo.exited).toBe(0);
     expect(first.demo.output()).toContain('ficus demo stopped.');
@@ -62,6 +92,10 @@ describe('ficus demo (npm start)', () => {
     expect(reviews.body.items.map((r) => r.title)).toContain('kept across restarts');
     const again = await json(`${second.legacyUrl}/products`);
     expect(again.body.total).toBe(products.body.total);
+    // The second start resumes streaming from the slot instead of snapshotting again.
+    const resumed = await cdcStatus(second.cdcUrl);
+    expect(resumed.state).toBe('streaming');
+    expect(resumed.snapshot.rows).toBe(0);
 
     // A demo killed outright leaves its Postgres running; the next start must take over cleanly.
     second.demo.child.kill('SIGKILL');

@@ -1,11 +1,14 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import {
   accessSync,
   constants,
   createWriteStream,
+  readFileSync,
+  renameSync,
   rmSync,
   statSync,
+  writeFileSync,
   type WriteStream,
 } from 'node:fs';
 import {
@@ -39,19 +42,58 @@ export interface KafkaBrokerOptions {
   cacheDir?: string;
   /** Receives the harness's own messages (prefixed `ficus-kafka:`) and the broker's output lines. */
   logger?: (line: string) => void;
-  /** How long storage format + broker start may take before giving up. Default: 60000. */
+  /** How long storage format + broker start (and each later start) may take before giving up. Default: 60000. */
   startTimeoutMs?: number;
+  /**
+   * Keep the broker's data when it stops: `stop()` then only stops the process, `start()` brings
+   * it back with its topics, messages and committed offsets, and `destroy()` deletes everything.
+   * Its ports are also picked below the kernel's ephemeral port range, so that no outgoing
+   * connection can take them while the broker is down (see {@link KafkaBroker.start}), and its
+   * broker session is 3 s instead of 9 s, so that it is back ~4 s after a `kill()`, not ~14 s.
+   * Default: false (`stop()` deletes everything, like `destroy()`).
+   */
+  persistent?: boolean;
 }
 
-/** A running single-node KRaft broker (combined broker + controller) on 127.0.0.1. */
+/**
+ * A single-node KRaft broker (combined broker + controller) on 127.0.0.1. It can be stopped,
+ * killed and started again on the same ports with the same data and cluster id; operations on one
+ * broker run one after another, in call order.
+ */
 export interface KafkaBroker {
-  /** Bootstrap addresses for clients, e.g. `['127.0.0.1:40123']`. */
+  /** Bootstrap addresses for clients, e.g. `['127.0.0.1:40123']`; the same across restarts. */
   brokers: string[];
   version: string;
   /** Wall time from the first `java` spawn (storage format) to the broker answering; excludes fetching jars. */
   startedInMs: number;
-  /** Stops the broker (SIGTERM, SIGKILL after 15 s) and deletes its data. Safe to call twice. */
+  /**
+   * Stops the broker (SIGTERM: a controlled shutdown; SIGKILL after 15 s). A `persistent` broker
+   * keeps its data for {@link start}; otherwise this also deletes it, like {@link destroy}. Safe to
+   * call twice.
+   */
   stop(): Promise<void>;
+  /**
+   * Stops the broker like {@link stop} (but never deletes its data, even if not `persistent`),
+   * waits `downtimeMs` (default 0), then starts it again like {@link start}. Can be repeated.
+   */
+  restart(options?: { downtimeMs?: number }): Promise<void>;
+  /**
+   * SIGKILLs the broker, like a crash: no controlled shutdown, no clean log close. What it had
+   * written stays (the OS still has it), so {@link start} recovers it. No-op if not running.
+   */
+  kill(): Promise<void>;
+  /**
+   * Starts a stopped, killed or crashed broker again on the same ports, with the same data dir
+   * and cluster id (no re-format), and resolves once it answers (kafkajs `describeCluster`).
+   * No-op if running. Throws once the broker is destroyed (or stopped, if not `persistent`).
+   *
+   * Its ports are not held while it is down: another process could bind them meanwhile (start
+   * then waits up to 10 s for them and fails saying so). It re-binds them as soon as the JVM is
+   * up, ~1-3 s after this call.
+   */
+  start(): Promise<void>;
+  /** Stops the broker if running (SIGTERM, as {@link stop}) and deletes its data and logs. Safe to call twice. */
+  destroy(): Promise<void>;
 }
 
 /** Thrown when this machine cannot run the broker at all (so a test run may skip instead of fail). */
@@ -116,15 +158,8 @@ interface ExitInfo {
   signal: NodeJS.Signals | null;
 }
 
-/** A started broker not yet stopped: what the process 'exit' hook must clean up. */
-interface LiveBroker {
-  child: ChildProcess;
-  watchdog: ChildProcess | undefined;
-  workDir: string;
-}
-
-/** Bookkeeping for the process 'exit' hook. */
-const liveBrokers = new Set<LiveBroker>();
+/** Brokers not yet destroyed: what the process 'exit' hook must clean up. */
+const liveBrokers = new Set<LocalBroker>();
 let exitHookInstalled = false;
 
 /**
@@ -154,6 +189,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   const cacheDir = resolveCacheDir(version, options.cacheDir);
   const log = options.logger ?? (() => undefined);
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+  const persistent = options.persistent ?? false;
 
   const java = await probeJava();
   const libsDir = libsDirOf(cacheDir);
@@ -176,7 +212,15 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   let lastError: unknown;
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     try {
-      const broker = await startOnce({ version, classpath, cdsArchive, cds, startTimeoutMs, log });
+      const broker = await startOnce({
+        version,
+        classpath,
+        cdsArchive,
+        cds,
+        startTimeoutMs,
+        persistent,
+        log,
+      });
       if (cds === 'off' && (await fileExists(cdsArchive))) {
         log(`${LOG_PREFIX} the class-data archive broke the start; deleting ${cdsArchive}`);
         await unlink(cdsArchive).catch(() => undefined);
@@ -214,119 +258,359 @@ class StartAttemptError extends Error {
   }
 }
 
-interface StartOnceInput {
+interface BrokerConfig {
   version: string;
   classpath: string;
   cdsArchive: string;
+  /** The class-data sharing mode to start with; a broker may change it later (see LocalBroker.cds). */
   cds: CdsMode;
   startTimeoutMs: number;
+  persistent: boolean;
   log: (line: string) => void;
 }
 
-async function startOnce(input: StartOnceInput): Promise<KafkaBroker> {
-  const { version, classpath, cdsArchive, cds, startTimeoutMs, log } = input;
+/** How long a restarting broker waits for its ports to be free before giving up. */
+const PORT_WAIT_MS = 10_000;
+
+async function startOnce(config: BrokerConfig): Promise<KafkaBroker> {
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'ficus-kafka-'));
-  const logStream = createWriteStream(path.join(workDir, 'broker.log'));
-  logStream.on('error', () => undefined); // the log file is a convenience; never fail on it
-  const tail: string[] = [];
-  const onLine = (line: string): void => {
-    tail.push(line);
-    if (tail.length > TAIL_LINES) tail.shift();
-    log(line);
-  };
-  const cleanupWorkDir = async (): Promise<void> => {
-    await new Promise<void>((resolve) => logStream.end(resolve));
-    await rm(workDir, { recursive: true, force: true });
-  };
-
-  const port = await freePort();
-  const controllerPort = await freePort();
-  const propertiesPath = path.join(workDir, 'server.properties');
-  const log4jPath = path.join(workDir, 'log4j2.properties');
-  const dumpPath = path.join(workDir, 'classes.jsa');
-  await writeFile(
-    propertiesPath,
-    serverProperties(version, port, controllerPort, path.join(workDir, 'data')),
-  );
-  await writeFile(log4jPath, LOG4J2_PROPERTIES);
-
-  const baseArgs = [...JVM_FLAGS, `-Dlog4j2.configurationFile=${log4jPath}`, '-cp', classpath];
-  const useFlags = cds === 'use' ? [`-XX:SharedArchiveFile=${cdsArchive}`, ...CDS_QUIET] : [];
-  const brokerCdsFlags =
-    cds === 'dump' ? [`-XX:ArchiveClassesAtExit=${dumpPath}`, ...CDS_QUIET] : useFlags;
-  const deadline = Date.now() + startTimeoutMs;
-  const spawnedAt = performance.now();
-
+  let broker: LocalBroker | undefined;
   try {
-    const formatArgs = [
-      ...baseArgs,
-      ...useFlags,
+    const port = config.persistent ? await stablePort([]) : await freePort();
+    const controllerPort = config.persistent ? await stablePort([port]) : await freePort();
+    broker = new LocalBroker(config, workDir, port, controllerPort);
+    await broker.firstStart();
+    return broker;
+  } catch (error) {
+    if (broker) await broker.destroy();
+    else await rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** One run of the broker's JVM. */
+interface Launch extends SpawnedJava {
+  cds: CdsMode;
+  /** It answered requests (so it loaded the classes worth archiving). */
+  served: boolean;
+}
+
+class LocalBroker implements KafkaBroker {
+  readonly brokers: string[];
+  readonly version: string;
+  startedInMs = 0;
+
+  private readonly config: BrokerConfig;
+  private readonly workDir: string;
+  private readonly port: number;
+  private readonly controllerPort: number;
+  private readonly propertiesPath: string;
+  private readonly log4jPath: string;
+  private readonly dumpPath: string;
+  /** Holds the pid of the JVM now running (empty when none), for the watchdog. */
+  private readonly pidFile: string;
+  private readonly logStream: WriteStream;
+  private readonly tail: string[] = [];
+  private readonly watchdog: ChildProcess | undefined;
+  /** JVMs spawned and not yet exited, for the process 'exit' hook. */
+  private readonly children = new Set<ChildProcess>();
+  /** Class-data sharing for the next JVM: 'dump' turns into 'use' once an archive is saved. */
+  private cds: CdsMode;
+  private current: Launch | undefined;
+  private destroyed = false;
+  /** Operations run one at a time, in call order. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(config: BrokerConfig, workDir: string, port: number, controllerPort: number) {
+    this.config = config;
+    this.version = config.version;
+    this.cds = config.cds;
+    this.workDir = workDir;
+    this.port = port;
+    this.controllerPort = controllerPort;
+    this.brokers = [`127.0.0.1:${port}`];
+    this.propertiesPath = path.join(workDir, 'server.properties');
+    this.log4jPath = path.join(workDir, 'log4j2.properties');
+    this.dumpPath = path.join(workDir, 'classes.jsa');
+    this.pidFile = path.join(workDir, 'broker.pid');
+    this.logStream = createWriteStream(path.join(workDir, 'broker.log'));
+    this.logStream.on('error', () => undefined); // the log file is a convenience; never fail on it
+    this.watchdog = spawnWatchdog(this.pidFile, workDir);
+    track(this);
+  }
+
+  readonly stop = (): Promise<void> =>
+    this.serial(() => (this.config.persistent ? this.halt('SIGTERM') : this.destroyNow()));
+
+  readonly restart = (options: { downtimeMs?: number } = {}): Promise<void> =>
+    this.serial(async () => {
+      this.assertUsable('restart');
+      await this.halt('SIGTERM');
+      if (options.downtimeMs) await sleep(options.downtimeMs);
+      await this.bringUp();
+    });
+
+  readonly kill = (): Promise<void> => this.serial(() => this.halt('SIGKILL'));
+
+  readonly start = (): Promise<void> =>
+    this.serial(async () => {
+      this.assertUsable('start');
+      if (this.current && isAlive(this.current.child)) return;
+      await this.halt('SIGTERM'); // reaps a broker that exited by itself
+      await this.bringUp();
+    });
+
+  readonly destroy = (): Promise<void> => this.serial(() => this.destroyNow());
+
+  /** Formats the storage and starts the broker; on failure the caller destroys it. */
+  async firstStart(): Promise<void> {
+    const { version, startTimeoutMs, log } = this.config;
+    await writeFile(
+      this.propertiesPath,
+      serverProperties(
+        version,
+        this.port,
+        this.controllerPort,
+        path.join(this.workDir, 'data'),
+        this.config.persistent,
+      ),
+    );
+    await writeFile(this.log4jPath, LOG4J2_PROPERTIES);
+    const deadline = Date.now() + startTimeoutMs;
+    const spawnedAt = performance.now();
+
+    const format = this.spawn([
+      ...this.baseArgs(),
+      ...this.cdsFlags(this.cds === 'use' ? 'use' : 'off'),
       'kafka.tools.StorageTool',
       'format',
       '-t',
       randomClusterId(),
       '-c',
-      propertiesPath,
-    ];
-    const format = spawnJava(formatArgs, workDir, logStream, onLine);
+      this.propertiesPath,
+    ]);
     const formatExit = await withDeadline(format.exited, deadline);
     if (!formatExit) {
       await killHard(format.child, format.exited);
       const summary = `Kafka ${version} storage format timed out after ${startTimeoutMs} ms`;
-      throw new StartAttemptError(summary, tail, 'timeout');
+      throw new StartAttemptError(summary, this.tail, 'timeout');
     }
     if (formatExit.code !== 0) {
       const summary = `Kafka ${version} storage format failed (${describeExit(formatExit)})`;
-      throw new StartAttemptError(summary, tail, 'crash');
+      throw new StartAttemptError(summary, this.tail, 'crash');
     }
-  } catch (error) {
-    await cleanupWorkDir();
-    throw error;
+    const formattedInMs = Math.round(performance.now() - spawnedAt);
+
+    await this.launch(deadline);
+    this.startedInMs = Math.round(performance.now() - spawnedAt);
+    const how = `storage format ${formattedInMs} ms, class-data sharing: ${this.current?.cds ?? ''}`;
+    log(
+      `${LOG_PREFIX} Kafka ${version} ready on ${this.brokers[0] ?? ''} in ${this.startedInMs} ms (${how})`,
+    );
   }
 
-  const formattedInMs = Math.round(performance.now() - spawnedAt);
-  const broker = spawnJava(
-    [...baseArgs, ...brokerCdsFlags, 'kafka.Kafka', propertiesPath],
-    workDir,
-    logStream,
-    onLine,
-  );
-  const watchdog = spawnWatchdog(broker.child, workDir);
-  const live: LiveBroker = { child: broker.child, watchdog, workDir };
-  track(live);
-  const brokers = [`127.0.0.1:${port}`];
+  /** For the process 'exit' hook: only synchronous work is possible there. */
+  killSync(): void {
+    for (const child of this.children) child.kill('SIGKILL');
+    if (this.watchdog) killProcessGroup(this.watchdog);
+    rmSync(this.workDir, { recursive: true, force: true });
+  }
 
-  let served = false;
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      if (watchdog) killProcessGroup(watchdog); // first: it must not race us for the temp dir
-      const killed = await terminate(broker.child, broker.exited);
-      untrack(live);
-      // Only a broker that got as far as serving has loaded the classes worth archiving.
-      if (cds === 'dump' && served && !killed) await publishArchive(dumpPath, cdsArchive, log);
-      await cleanupWorkDir();
-    })();
-    return stopping;
-  };
+  private serial(operation: () => Promise<void>): Promise<void> {
+    const result = this.queue.then(operation);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
 
-  const ready = await waitUntilReady(brokers, broker.exited, deadline);
-  if (ready !== 'ready') {
-    await stop();
+  private assertUsable(operation: string): void {
+    if (!this.destroyed) return;
+    const why = this.config.persistent
+      ? 'it was destroyed'
+      : 'it was stopped, which deletes the data of a broker not started with `persistent: true`';
+    throw new Error(
+      `Cannot ${operation} the Kafka test broker on ${this.brokers[0] ?? ''}: ${why}`,
+    );
+  }
+
+  /** Starts the JVM again on the same ports and data, retrying as startKafkaBroker does. */
+  private async bringUp(): Promise<void> {
+    const { version, cdsArchive, startTimeoutMs, log } = this.config;
+    const deadline = Date.now() + startTimeoutMs;
+    const startedAt = performance.now();
+    let cdsBroke = false;
+    for (let attempt = 1; ; attempt++) {
+      await this.waitForPorts(deadline);
+      try {
+        await this.launch(deadline);
+        break;
+      } catch (error) {
+        if (!(error instanceof StartAttemptError) || attempt >= START_ATTEMPTS) throw error;
+        if (error.reason === 'port-in-use') {
+          log(`${LOG_PREFIX} ${error.summary}; retrying on the same ports`);
+          await sleep(500);
+        } else if (error.reason === 'crash' && this.cds !== 'off') {
+          log(`${LOG_PREFIX} ${error.summary}; retrying without class-data sharing`);
+          this.cds = 'off';
+          cdsBroke = true;
+        } else {
+          throw error;
+        }
+      }
+    }
+    if (cdsBroke && (await fileExists(cdsArchive))) {
+      log(`${LOG_PREFIX} the class-data archive broke the start; deleting ${cdsArchive}`);
+      await unlink(cdsArchive).catch(() => undefined);
+    }
+    const ms = Math.round(performance.now() - startedAt);
+    log(
+      `${LOG_PREFIX} Kafka ${version} back on ${this.brokers[0] ?? ''} in ${ms} ms (class-data sharing: ${this.current?.cds ?? ''})`,
+    );
+  }
+
+  /** Spawns the broker JVM and waits until it answers; stops it again if it does not. */
+  private async launch(deadline: number): Promise<void> {
+    const { version, startTimeoutMs } = this.config;
+    const cds = this.cds;
+    if (cds === 'dump') await unlink(this.dumpPath).catch(() => undefined);
+    this.tail.length = 0;
+    const spawned = this.spawn([
+      ...this.baseArgs(),
+      ...this.cdsFlags(cds),
+      'kafka.Kafka',
+      this.propertiesPath,
+    ]);
+    const launch: Launch = { ...spawned, cds, served: false };
+    this.current = launch;
+
+    const ready = await waitUntilReady(this.brokers, spawned.exited, deadline);
+    if (ready === 'ready') {
+      launch.served = true;
+      return;
+    }
+    await this.halt('SIGTERM');
     if (ready === 'timeout') {
       const summary = `Kafka ${version} broker not ready within ${startTimeoutMs} ms`;
-      throw new StartAttemptError(summary, tail, 'timeout');
+      throw new StartAttemptError(summary, this.tail, 'timeout');
     }
-    const portInUse = tail.some((line) => /BindException|Address already in use/.test(line));
+    const portInUse = this.tail.some((line) => /BindException|Address already in use/.test(line));
     const summary = `Kafka ${version} broker exited during start (${describeExit(ready)})`;
-    throw new StartAttemptError(summary, tail, portInUse ? 'port-in-use' : 'crash');
+    throw new StartAttemptError(summary, this.tail, portInUse ? 'port-in-use' : 'crash');
   }
 
-  served = true;
-  const startedInMs = Math.round(performance.now() - spawnedAt);
-  const how = `storage format ${formattedInMs} ms, class-data sharing: ${cds}`;
-  log(`${LOG_PREFIX} Kafka ${version} ready on ${brokers[0] ?? ''} in ${startedInMs} ms (${how})`);
-  return { brokers, version, startedInMs, stop };
+  /** Stops the running JVM, if any (SIGTERM with SIGKILL after the grace period, or SIGKILL). */
+  private async halt(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    const launch = this.current;
+    if (!launch) return;
+    this.current = undefined;
+    const wasAlive = isAlive(launch.child);
+    const startedAt = performance.now();
+    let killed = true;
+    if (signal === 'SIGKILL') await killHard(launch.child, launch.exited);
+    else killed = await terminate(launch.child, launch.exited);
+    if (wasAlive && launch.served) {
+      const how = killed ? 'killed' : 'stopped';
+      const ms = Math.round(performance.now() - startedAt);
+      this.config.log(`${LOG_PREFIX} Kafka ${this.version} broker ${how} in ${ms} ms`);
+    }
+    // Only a broker that got as far as serving has loaded the classes worth archiving.
+    if (launch.cds === 'dump' && launch.served && !killed) {
+      await publishArchive(this.dumpPath, this.config.cdsArchive, this.config.log);
+      if (await fileExists(this.config.cdsArchive)) this.cds = 'use';
+    }
+  }
+
+  private async destroyNow(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await this.halt('SIGTERM');
+    if (this.watchdog) killProcessGroup(this.watchdog);
+    await new Promise<void>((resolve) => this.logStream.end(resolve));
+    await rm(this.workDir, { recursive: true, force: true });
+    untrack(this);
+  }
+
+  /** Waits (briefly) for the broker's ports to be free: another process may bind them while it is down. */
+  private async waitForPorts(deadline: number): Promise<void> {
+    const giveUpAt = Math.min(deadline, Date.now() + PORT_WAIT_MS);
+    for (;;) {
+      const busy: number[] = [];
+      for (const port of [this.port, this.controllerPort]) {
+        if (!(await canBind(port))) busy.push(port);
+      }
+      if (busy.length === 0) return;
+      if (Date.now() >= giveUpAt) {
+        throw new Error(
+          `Kafka ${this.version} test broker cannot start again: port ${busy.join(' and ')} on 127.0.0.1 was taken by another process while it was down (a restarted broker must keep its ports: clients know it by them)`,
+        );
+      }
+      await sleep(200);
+    }
+  }
+
+  private baseArgs(): string[] {
+    return [
+      ...JVM_FLAGS,
+      `-Dlog4j2.configurationFile=${this.log4jPath}`,
+      '-cp',
+      this.config.classpath,
+    ];
+  }
+
+  private cdsFlags(cds: CdsMode): string[] {
+    switch (cds) {
+      case 'use':
+        return [`-XX:SharedArchiveFile=${this.config.cdsArchive}`, ...CDS_QUIET];
+      case 'dump':
+        return [`-XX:ArchiveClassesAtExit=${this.dumpPath}`, ...CDS_QUIET];
+      case 'off':
+        return [];
+    }
+  }
+
+  private readonly onLine = (line: string): void => {
+    this.tail.push(line);
+    if (this.tail.length > TAIL_LINES) this.tail.shift();
+    this.config.log(line);
+  };
+
+  /** Spawns a JVM, recording its pid for the watchdog and the exit hook while it runs. */
+  private spawn(args: string[]): SpawnedJava {
+    const spawned = spawnJava(args, this.workDir, this.logStream, this.onLine);
+    const { child } = spawned;
+    const pid = child.pid;
+    if (pid === undefined) return spawned; // failed to spawn: 'exited' resolves at once
+    this.children.add(child);
+    writePidFile(this.pidFile, `${pid}\n`);
+    child.once('exit', () => {
+      this.children.delete(child);
+      clearPidFile(this.pidFile, pid);
+    });
+    return spawned;
+  }
+}
+
+function isAlive(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+/** Replaces the pid file atomically: the watchdog may read it at any moment. */
+function writePidFile(pidFile: string, content: string): void {
+  const staged = `${pidFile}.tmp`;
+  try {
+    writeFileSync(staged, content);
+    renameSync(staged, pidFile);
+  } catch {
+    // the work dir is gone (destroyed): nothing left to guard
+  }
+}
+
+/** Empties the pid file if it still names `pid`, so the watchdog never kills a reused pid. */
+function clearPidFile(pidFile: string, pid: number): void {
+  try {
+    if (readFileSync(pidFile, 'utf8').trim() === `${pid}`) writePidFile(pidFile, '');
+  } catch {
+    // already gone
+  }
 }
 
 function resolveVersion(version: string | undefined): string {
@@ -534,11 +818,23 @@ async function publishArchive(
   }
 }
 
+/**
+ * A broker that restarts after a SIGKILL must wait for the controller (itself, restarted) to expire
+ * its previous incarnation's session before it may register again (DUPLICATE_BROKER_REGISTRATION
+ * until then): 9 s by default, ~13 s to start with registration back-off. Persistent brokers use
+ * a shorter session (and more frequent heartbeats, to keep the same margin against a busy machine).
+ */
+const RESTARTABLE_PROPERTIES = {
+  'broker.session.timeout.ms': 3_000,
+  'broker.heartbeat.interval.ms': 500,
+};
+
 function serverProperties(
   version: string,
   port: number,
   controllerPort: number,
   dataDir: string,
+  restartable: boolean,
 ): string {
   const props: Record<string, string | number> = {
     'process.roles': 'broker,controller',
@@ -562,6 +858,7 @@ function serverProperties(
     'num.io.threads': 2,
     'background.threads': 2,
     'num.recovery.threads.per.data.dir': 1,
+    ...(restartable ? RESTARTABLE_PROPERTIES : {}),
   };
   if (kafkaMajor(version) >= 4) {
     props['share.coordinator.state.topic.replication.factor'] = 1;
@@ -578,6 +875,48 @@ function randomClusterId(): string {
     const id = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
     if (!id.startsWith('-')) return id;
   }
+}
+
+/** Below both Linux's (32768) and macOS's (49152) default ephemeral port ranges, above most fixed ports. */
+const STABLE_PORT_MIN = 20_000;
+
+/**
+ * A free loopback port below the kernel's ephemeral range, for a broker that restarts: a port from
+ * that range may be handed to an outgoing connection while the broker is down, or even to a
+ * client's own reconnect attempt to it (a TCP self-connect), and the broker could not bind it
+ * again. Falls back to any free port where the range is unknown.
+ */
+async function stablePort(exclude: number[]): Promise<number> {
+  const ephemeralStart = await ephemeralPortRangeStart();
+  if (ephemeralStart !== undefined && ephemeralStart > STABLE_PORT_MIN + 1_000) {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const port = STABLE_PORT_MIN + randomInt(ephemeralStart - STABLE_PORT_MIN);
+      if (!exclude.includes(port) && (await canBind(port))) return port;
+    }
+  }
+  for (;;) {
+    const port = await freePort();
+    if (!exclude.includes(port)) return port;
+  }
+}
+
+async function ephemeralPortRangeStart(): Promise<number | undefined> {
+  if (process.platform === 'darwin') return 49_152;
+  if (process.platform !== 'linux') return undefined;
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
+  const start = Number.parseInt(range.trim().split(/\s+/)[0] ?? '', 10);
+  return Number.isInteger(start) ? start : undefined;
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () =>
+      server.close(() => resolve(true)),
+    );
+  });
 }
 
 function freePort(): Promise<number> {
@@ -631,28 +970,23 @@ function spawnJava(
 
 /**
  * A tiny `sh` loop, in its own process group, for when this Node process dies without running its
- * 'exit' handler (e.g. a test worker killed with SIGKILL or SIGTERM): it then SIGKILLs the broker
- * and deletes its temp dir. It polls once a second and exits by itself as soon as either is gone.
+ * 'exit' handler (e.g. a test worker killed with SIGKILL or SIGTERM): it then SIGKILLs the JVM
+ * whose pid is in the pid file (the broker, across restarts; empty while it is down) and deletes
+ * the broker's temp dir. It polls once a second; destroy() and the 'exit' handler kill it.
  */
 const WATCHDOG_SCRIPT = [
-  'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done',
-  'if ! kill -0 "$1" 2>/dev/null; then kill -9 "$2" 2>/dev/null; rm -rf "$3"; fi',
+  'while kill -0 "$1" 2>/dev/null; do sleep 1; done',
+  'pid=$(cat "$2" 2>/dev/null)',
+  'if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null; fi',
+  'rm -rf "$3"',
 ].join('\n');
 
-function spawnWatchdog(child: ChildProcess, workDir: string): ChildProcess | undefined {
-  if (child.pid === undefined) return undefined;
-  const args = [
-    '-c',
-    WATCHDOG_SCRIPT,
-    'ficus-kafka-watchdog',
-    `${process.pid}`,
-    `${child.pid}`,
-    workDir,
-  ];
+function spawnWatchdog(pidFile: string, workDir: string): ChildProcess | undefined {
+  const args = ['-c', WATCHDOG_SCRIPT, 'ficus-kafka-watchdog', `${process.pid}`, pidFile, workDir];
   const watchdog = spawn('sh', args, { stdio: 'ignore', detached: true });
   watchdog.on('error', () => undefined);
   watchdog.unref();
-  return watchdog;
+  return watchdog.pid === undefined ? undefined : watchdog;
 }
 
 async function waitUntilReady(
@@ -710,23 +1044,18 @@ function killProcessGroup(child: ChildProcess): void {
   }
 }
 
-function track(live: LiveBroker): void {
+function track(broker: LocalBroker): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
-      // Only synchronous work is possible here.
-      for (const { child, watchdog, workDir } of liveBrokers) {
-        child.kill('SIGKILL');
-        if (watchdog) killProcessGroup(watchdog);
-        rmSync(workDir, { recursive: true, force: true });
-      }
+      for (const live of liveBrokers) live.killSync();
     });
   }
-  liveBrokers.add(live);
+  liveBrokers.add(broker);
 }
 
-function untrack(live: LiveBroker): void {
-  liveBrokers.delete(live);
+function untrack(broker: LocalBroker): void {
+  liveBrokers.delete(broker);
 }
 
 interface RunResult extends ExitInfo {

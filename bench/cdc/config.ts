@@ -1,0 +1,61 @@
+/**
+ * The CDC benchmark's settings, read once from the environment, validated and frozen.
+ *
+ *   FICUS_BENCH_EVENTS            row changes per throughput run (default 200 000)
+ *   FICUS_BENCH_REPEAT            runs per throughput row; the median is reported (default 3)
+ *   FICUS_BENCH_TX_ROWS           inserts per transaction when pre-writing the changes (default 1 000)
+ *   FICUS_BENCH_LATENCY_RATE      transactions per second in the latency run (default 1 000)
+ *   FICUS_BENCH_LATENCY_SECONDS   measured length of the latency run (default 10)
+ *   FICUS_BENCH_KAFKA             false to leave out the Kafka row (default true)
+ *   FICUS_BENCH_CPU_PROF          a folder: each throughput child writes a V8 CPU profile there
+ */
+import { z } from 'zod';
+import { ConfigError } from '../../common/index.js';
+
+const integer = (min: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(min, `must be from ${min} to ${max}`)
+    .max(max, `must be from ${min} to ${max}`);
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+/** Environment variable → setting, with its schema and default. */
+const ENVIRONMENT = {
+  FICUS_BENCH_EVENTS: ['events', integer(1_000, 10_000_000).default(200_000)],
+  FICUS_BENCH_REPEAT: ['repeat', integer(1, 20).default(3)],
+  FICUS_BENCH_TX_ROWS: ['rowsPerTransaction', integer(1, 100_000).default(1_000)],
+  FICUS_BENCH_LATENCY_RATE: ['latencyRate', integer(1, 20_000).default(1_000)],
+  FICUS_BENCH_LATENCY_SECONDS: ['latencySeconds', integer(1, 600).default(10)],
+  FICUS_BENCH_KAFKA: ['kafka', bool.default(true)],
+  FICUS_BENCH_CPU_PROF: ['cpuProfileDir', z.string().min(1).optional()],
+} as const;
+
+/** What one benchmark run measures and how. */
+export interface BenchConfig {
+  readonly events: number;
+  readonly repeat: number;
+  readonly rowsPerTransaction: number;
+  readonly latencyRate: number;
+  readonly latencySeconds: number;
+  readonly kafka: boolean;
+  readonly cpuProfileDir: string | undefined;
+}
+
+/** Reads the benchmark's settings; a bad value throws a ConfigError naming the variable. */
+export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
+  const config: Record<string, unknown> = {};
+  for (const [variable, [field, schema]] of Object.entries(ENVIRONMENT)) {
+    const raw = env[variable] === '' ? undefined : env[variable];
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      const why = parsed.error.issues.map((issue) => issue.message).join('; ');
+      throw new ConfigError(`${variable}=${JSON.stringify(raw)}: ${why}`);
+    }
+    config[field] = parsed.data;
+  }
+  return Object.freeze(config as unknown as BenchConfig);
+}

@@ -1,0 +1,667 @@
+/**
+ * The CDC connector: Postgres logical replication in, Debezium change records out, at least once.
+ *
+ *   starting ──▶ snapshotting ──▶ streaming ──▶ stopping ──▶ stopped
+ *      │       (snapshot: initial,     │
+ *      │        first start only)      └──▶ failed (sink or replication error; nothing confirmed
+ *      └──▶ failed (setup problem)                 past what the sink accepted)
+ *
+ * Streaming pipeline:
+ *
+ *   replication socket ─▶ decode ─▶ inbox ─▶ build records ─▶ outbox ─▶ sink.write (one at a time)
+ *        ▲ pause when the inbox is full     (per transaction)        │ resolves once durable
+ *        └──────────── confirm(commit end LSN) to the slot ◀──────────┘
+ *
+ * A position is confirmed only when every record before it has been accepted by the sink, and
+ * only at transaction boundaries, so after a crash Postgres replays whole transactions from the
+ * last confirmed one: duplicates are possible, losses are not.
+ */
+import pg from 'pg';
+import { createSilentLogger, type Logger } from '../common/index.js';
+import {
+  changeRecords,
+  nowMicros,
+  truncateRecord,
+  type SourceDefaults,
+} from './events/change-events.js';
+import type { ChangeRecord, Op, TransactionEventValue } from './events/envelope.js';
+import { isChangeEventValue } from './events/envelope.js';
+import { SchemaCatalog, type TableSchema } from './events/table-schema.js';
+import { DEFAULT_TYPE_OPTIONS, sessionOptions, type TypeOptions } from './events/type-mapping.js';
+import { readOffsets, writeOffsets } from './offsets.js';
+import { formatLsn, type Lsn } from './replication/lsn.js';
+import { decodePgoutput, isChangeMessage, type PgoutputMessage } from './replication/pgoutput.js';
+import { ReplicationConnection, type ReplicationStream } from './replication/stream.js';
+import {
+  checkServer,
+  dropSlot,
+  ensurePublication,
+  inspectSlot,
+  resolveCapturedTables,
+  slotLagBytes,
+  type CapturedTable,
+} from './setup.js';
+import type { Sink } from './sinks/sink.js';
+import { runSnapshot } from './snapshot.js';
+import { RateMeter, type ConnectorState, type ConnectorStatus, type TableCounts } from './stats.js';
+
+/** `snapshot.mode`: `initial` snapshots on first start then streams; `never` only streams; `initial_only` snapshots and stops. */
+export type SnapshotMode = 'initial' | 'never' | 'initial_only';
+
+/** Everything a connector needs; see cdc/config.ts for defaults and the YAML form. */
+export interface ConnectorOptions {
+  readonly databaseUrl: string;
+  readonly slotName: string;
+  readonly publicationName: string;
+  /** Regular expressions over `schema.table` (Debezium `table.include.list`); empty = every table. */
+  readonly tableIncludeList: readonly string[];
+  /** Regular expressions over `schema.table.column` (Debezium `column.exclude.list`). */
+  readonly columnExcludeList: readonly string[];
+  readonly topicPrefix: string;
+  readonly snapshotMode: SnapshotMode;
+  readonly snapshotFetchSize: number;
+  /** Heartbeat period in ms; 0 turns heartbeats off. */
+  readonly heartbeatIntervalMs: number;
+  /** SQL run on the source at each heartbeat (Debezium `heartbeat.action.query`). */
+  readonly heartbeatActionQuery?: string | undefined;
+  readonly tombstonesOnDelete: boolean;
+  readonly provideTransactionMetadata: boolean;
+  /** Operations not to emit (Debezium `skipped.operations`): any of c, u, d, t. */
+  readonly skippedOperations: readonly Op[];
+  readonly typeOptions: TypeOptions;
+  /** File that records whether the initial snapshot finished. */
+  readonly offsetsFile: string;
+  /** Most records handed to the sink in one write. */
+  readonly maxBatchSize: number;
+  /** Records waiting for the sink before decoding pauses (and TCP back-pressure reaches Postgres). */
+  readonly maxQueuedRecords: number;
+  /** How often the confirmed position is reported to Postgres (default 10 000 ms). */
+  readonly statusIntervalMs?: number;
+  readonly sink: Sink;
+  readonly logger?: Logger;
+  /** Written into `source.version`. */
+  readonly version: string;
+}
+
+/** A running connector. */
+export interface Connector {
+  /** Checks and prepares the source, runs the snapshot if due, starts streaming. */
+  start(): Promise<void>;
+  /** Delivers what is queued, confirms it, and stops. */
+  stop(): Promise<void>;
+  status(): ConnectorStatus;
+  /** Settles when the connector has stopped: resolves after stop(), rejects when it failed. */
+  readonly done: Promise<void>;
+}
+
+/** Sensible defaults for the tuning options. */
+export const CONNECTOR_DEFAULTS = Object.freeze({
+  snapshotMode: 'initial',
+  snapshotFetchSize: 2_000,
+  heartbeatIntervalMs: 10_000,
+  tombstonesOnDelete: true,
+  provideTransactionMetadata: false,
+  skippedOperations: [] as readonly Op[],
+  typeOptions: DEFAULT_TYPE_OPTIONS,
+  maxBatchSize: 5_000,
+  maxQueuedRecords: 5_000,
+});
+
+interface Inbound {
+  readonly lsn: Lsn;
+  readonly message: PgoutputMessage;
+}
+
+/** A FIFO with O(1) push and shift. */
+class Queue<T> {
+  private items: T[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(item: T): void {
+    this.items.push(item);
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head++];
+    if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
+interface OpenTransaction {
+  readonly xid: number;
+  readonly commitTimeUs: bigint;
+  records: ChangeRecord[];
+  totalOrder: number;
+  readonly perTable: Map<string, number>;
+}
+
+/** Creates a connector. Nothing happens until `start()`. */
+export function createConnector(options: ConnectorOptions): Connector {
+  const logger = options.logger ?? createSilentLogger();
+  const sink = options.sink;
+  const pool = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: 3,
+    options: sessionOptions(),
+  });
+  pool.on('error', (error) => logger.warn({ err: error }, 'source database connection error'));
+  const columnExcludeList = options.columnExcludeList.map((entry) => new RegExp(`^(?:${entry})$`));
+  const tablePatterns = options.tableIncludeList.map((entry) => new RegExp(`^(?:${entry})$`));
+  const catalog = new SchemaCatalog(pool, {
+    topicPrefix: options.topicPrefix,
+    typeOptions: options.typeOptions,
+    columnExcludeList,
+  });
+  const skipped = new Set(options.skippedOperations);
+  const transactionTopic = `${options.topicPrefix}.transaction`;
+  const heartbeatTopic = `__debezium-heartbeat.${options.topicPrefix}`;
+
+  let state: ConnectorState = 'starting';
+  let lastError: string | null = null;
+  let database = '';
+  let replication: ReplicationConnection | undefined;
+  let stream: ReplicationStream | undefined;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+  let lagTimer: NodeJS.Timeout | undefined;
+  let lastReceived: Lsn | undefined;
+  let lastCommitLsn: Lsn | null = null;
+  let lagBytes: number | null = null;
+  let millisBehind: number | null = null;
+  let totalEvents = 0;
+  const rate = new RateMeter();
+  const tableCounts: TableCounts = {};
+  const snapshotStats = { completed: false, tables: 0, rows: 0 };
+  const startedAt = new Date().toISOString();
+  let defaults: SourceDefaults;
+
+  // Delivery: records wait in the outbox; one sink write is in flight at a time.
+  let outbox: ChangeRecord[] = [];
+  let outboxLsn: Lsn | undefined;
+  let inflight: Promise<void> | undefined;
+  const roomWaiters: (() => void)[] = [];
+  const drainWaiters: (() => void)[] = [];
+
+  let settle!: { resolve: () => void; reject: (error: Error) => void };
+  const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  done.catch(() => undefined);
+
+  function fail(error: unknown): void {
+    if (state === 'failed' || state === 'stopped') return;
+    const err = error instanceof Error ? error : new Error(String(error));
+    state = 'failed';
+    lastError = err.message;
+    logger.error({ err }, 'CDC connector failed');
+    void shutdown().finally(() => settle.reject(err));
+  }
+
+  function enqueue(records: ChangeRecord[], confirmLsn?: Lsn): void {
+    for (const record of records) outbox.push(record);
+    if (confirmLsn !== undefined) outboxLsn = confirmLsn;
+    kick();
+  }
+
+  function kick(): void {
+    if (inflight || (outbox.length === 0 && outboxLsn === undefined) || state === 'failed') return;
+    const batch =
+      outbox.length > options.maxBatchSize ? outbox.splice(0, options.maxBatchSize) : outbox;
+    if (batch === outbox) outbox = [];
+    // Only a batch that empties the outbox carries the confirm position.
+    const confirm = outbox.length === 0 ? outboxLsn : undefined;
+    if (confirm !== undefined) outboxLsn = undefined;
+    inflight = sink.write(batch).then(
+      () => {
+        inflight = undefined;
+        delivered(batch);
+        if (confirm !== undefined) stream?.confirm(confirm);
+        for (const wake of roomWaiters.splice(0)) wake();
+        if (outbox.length === 0 && outboxLsn === undefined)
+          for (const wake of drainWaiters.splice(0)) wake();
+        kick();
+      },
+      (error: unknown) => {
+        inflight = undefined;
+        fail(error);
+        for (const wake of [...roomWaiters.splice(0), ...drainWaiters.splice(0)]) wake();
+      },
+    );
+  }
+
+  function delivered(batch: readonly ChangeRecord[]): void {
+    let events = 0;
+    let lastCommitMs: number | undefined;
+    for (const record of batch) {
+      const value = record.value;
+      if (!isChangeEventValue(value)) continue;
+      events++;
+      const name = `${value.source.schema}.${value.source.table}`;
+      const counts = (tableCounts[name] ??= {});
+      counts[value.op] = (counts[value.op] ?? 0) + 1;
+      if (value.op !== 'r') lastCommitMs = value.source.ts_ms;
+    }
+    totalEvents += events;
+    rate.add(events);
+    if (lastCommitMs !== undefined) millisBehind = Math.max(0, Date.now() - lastCommitMs);
+  }
+
+  function waitForRoom(): Promise<void> | undefined {
+    if (outbox.length < options.maxQueuedRecords || state === 'failed') return undefined;
+    return new Promise((resolve) => roomWaiters.push(resolve));
+  }
+
+  function drained(): Promise<void> {
+    if (!inflight && outbox.length === 0 && outboxLsn === undefined) return Promise.resolve();
+    return new Promise((resolve) => drainWaiters.push(resolve));
+  }
+
+  function isCaptured(table: { schema: string; table: string }): boolean {
+    return (
+      tablePatterns.length === 0 ||
+      tablePatterns.some((p) => p.test(`${table.schema}.${table.table}`))
+    );
+  }
+
+  async function start(): Promise<void> {
+    try {
+      await sink.start();
+      const serverVersion = await checkServer(pool);
+      database = (await pool.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
+      defaults = {
+        version: options.version,
+        name: options.topicPrefix,
+        db: database,
+        tombstonesOnDelete: options.tombstonesOnDelete,
+      };
+      const tables = await resolveCapturedTables(pool, options.tableIncludeList);
+      await ensurePublication(pool, options.publicationName, tables, logger);
+      const slot = await inspectSlot(pool, options.slotName, database);
+      const offsets = await readOffsets(options.offsetsFile);
+      replication = await ReplicationConnection.connect(options.databaseUrl, {
+        logger,
+        sessionOptions: sessionOptions(),
+      });
+
+      let startLsn: Lsn = 0n;
+      if (options.snapshotMode === 'initial_only') {
+        const created = await replication.createSlot(
+          `${options.slotName}_snapshot_${process.pid}`,
+          {
+            exportSnapshot: true,
+            serverVersion,
+            temporary: true,
+          },
+        );
+        await snapshot(tables, created.snapshotName!, created.consistentPoint);
+        await stop();
+        return;
+      }
+      const interrupted =
+        slot.exists && offsets?.slot === options.slotName && !offsets.snapshotCompleted;
+      if (interrupted) {
+        logger.warn(
+          { slot: options.slotName },
+          'the initial snapshot was interrupted; starting it again',
+        );
+        await dropSlot(pool, options.slotName);
+      }
+      if (!slot.exists || interrupted) {
+        const wantSnapshot = options.snapshotMode === 'initial';
+        if (wantSnapshot)
+          await writeOffsets(options.offsetsFile, {
+            slot: options.slotName,
+            snapshotCompleted: false,
+          });
+        const created = await replication.createSlot(options.slotName, {
+          exportSnapshot: wantSnapshot,
+          serverVersion,
+        });
+        logger.info(
+          { slot: options.slotName, consistentPoint: formatLsn(created.consistentPoint) },
+          'created replication slot',
+        );
+        if (wantSnapshot) await snapshot(tables, created.snapshotName!, created.consistentPoint);
+        startLsn = created.consistentPoint;
+        lastCommitLsn = created.consistentPoint;
+      } else {
+        lastCommitLsn = slot.confirmedFlushLsn ?? null;
+      }
+      snapshotStats.completed = true;
+      if (
+        options.snapshotMode === 'initial' &&
+        (!offsets || !offsets.snapshotCompleted || offsets.slot !== options.slotName)
+      ) {
+        await writeOffsets(options.offsetsFile, {
+          slot: options.slotName,
+          snapshotCompleted: true,
+        });
+      }
+      startStreaming(startLsn);
+    } catch (error) {
+      state = 'failed';
+      lastError = error instanceof Error ? error.message : String(error);
+      await shutdown();
+      settle.reject(error as Error);
+      throw error;
+    }
+  }
+
+  async function snapshot(
+    tables: readonly CapturedTable[],
+    snapshotName: string,
+    consistentPoint: Lsn,
+  ): Promise<void> {
+    state = 'snapshotting';
+    snapshotStats.tables = tables.length;
+    logger.info({ tables: tables.length }, 'snapshot started');
+    const { rows } = await runSnapshot({
+      url: options.databaseUrl,
+      snapshotName,
+      consistentPoint,
+      tables,
+      fetchSize: options.snapshotFetchSize,
+      defaults,
+      catalog,
+      logger,
+      emit: async (records) => {
+        enqueue(records);
+        snapshotStats.rows += records.length;
+        await waitForRoom();
+        if (state === 'failed') throw new Error(lastError ?? 'connector failed');
+      },
+    });
+    await drained();
+    if ((state as ConnectorState) === 'failed')
+      throw new Error(lastError ?? 'connector failed during the snapshot');
+    logger.info({ rows }, 'snapshot finished');
+  }
+
+  function startStreaming(startLsn: Lsn): void {
+    if (state !== 'starting' && state !== 'snapshotting') return; // stopped while starting
+    state = 'streaming';
+    const inbox = new Queue<Inbound>();
+    let paused = false;
+    let wake: (() => void) | undefined;
+    let transaction: OpenTransaction | undefined;
+    const schemas = new Map<number, TableSchema | null>();
+
+    let handling = false;
+    const isIdle = () =>
+      !handling &&
+      transaction === undefined &&
+      inbox.length === 0 &&
+      !inflight &&
+      outbox.length === 0;
+
+    stream = replication!.start(
+      {
+        slot: options.slotName,
+        publications: [options.publicationName],
+        startLsn,
+        statusIntervalMs: options.statusIntervalMs ?? 10_000,
+      },
+      {
+        onData(lsn, payload) {
+          // Decoded at once: `payload` is a view into the socket buffer, which the next read reuses.
+          let message: PgoutputMessage;
+          try {
+            message = decodePgoutput(payload);
+          } catch (error) {
+            fail(error);
+            return;
+          }
+          inbox.push({ lsn, message });
+          if (!paused && inbox.length >= options.maxQueuedRecords) {
+            paused = true;
+            stream?.pause();
+          }
+          wake?.();
+        },
+        onKeepalive(walEnd) {
+          // Nothing received is undelivered: everything before walEnd is accounted for.
+          if (isIdle() && walEnd > stream!.confirmed()) stream!.confirm(walEnd);
+        },
+      },
+    );
+    stream.ended.then(
+      () => {
+        wake?.();
+      },
+      (error: unknown) => fail(error),
+    );
+
+    const handle = async (lsn: Lsn, message: PgoutputMessage): Promise<void> => {
+      if (isChangeMessage(message)) {
+        const table = schemas.get(message.relationId);
+        if (!table || !transaction) return;
+        const op = message.tag === 'insert' ? 'c' : message.tag === 'update' ? 'u' : 'd';
+        if (skipped.has(op)) return;
+        const txRecords = changeRecords(
+          defaults,
+          table,
+          message,
+          positionOf(transaction, table, lsn),
+        );
+        for (const record of txRecords) transaction.records.push(record);
+        if (transaction.records.length >= options.maxBatchSize) {
+          enqueue(transaction.records);
+          transaction.records = [];
+          await waitForRoom();
+        }
+        return;
+      }
+      switch (message.tag) {
+        case 'begin':
+          transaction = {
+            xid: message.xid,
+            commitTimeUs: message.commitTimeUs,
+            records: [],
+            totalOrder: 0,
+            perTable: new Map(),
+          };
+          if (options.provideTransactionMetadata) {
+            transaction.records.push(
+              transactionRecord('BEGIN', `${message.xid}:${lsn}`, message.commitTimeUs, null),
+            );
+          }
+          return;
+        case 'commit': {
+          if (!transaction) return;
+          if (options.provideTransactionMetadata) {
+            transaction.records.push(
+              transactionRecord(
+                'END',
+                `${transaction.xid}:${message.commitLsn}`,
+                message.commitTimeUs,
+                transaction,
+              ),
+            );
+          }
+          enqueue(transaction.records, message.endLsn);
+          transaction = undefined;
+          lastCommitLsn = message.endLsn;
+          await waitForRoom();
+          return;
+        }
+        case 'relation': {
+          const relation = message.relation;
+          schemas.set(
+            relation.id,
+            isCaptured(relation) ? await catalog.tableSchema(relation) : null,
+          );
+          return;
+        }
+        case 'truncate': {
+          if (!transaction || skipped.has('t')) return;
+          for (const id of message.relationIds) {
+            const table = schemas.get(id);
+            if (table)
+              transaction.records.push(
+                truncateRecord(defaults, table, positionOf(transaction, table, lsn)),
+              );
+          }
+          return;
+        }
+        case 'origin':
+        case 'type':
+        case 'message':
+          return;
+      }
+    };
+
+    const positionOf = (tx: OpenTransaction, table: TableSchema, lsn: Lsn) => {
+      let transactionBlock = null;
+      if (options.provideTransactionMetadata) {
+        tx.totalOrder++;
+        const order = (tx.perTable.get(table.qualifiedName) ?? 0) + 1;
+        tx.perTable.set(table.qualifiedName, order);
+        transactionBlock = {
+          id: `${tx.xid}:${lsn}`,
+          total_order: tx.totalOrder,
+          data_collection_order: order,
+        };
+      }
+      return {
+        txId: tx.xid,
+        lsn,
+        lastCommitLsn,
+        timeUs: tx.commitTimeUs,
+        snapshot: 'false' as const,
+        transaction: transactionBlock,
+      };
+    };
+
+    const transactionRecord = (
+      status: 'BEGIN' | 'END',
+      id: string,
+      commitTimeUs: bigint,
+      tx: OpenTransaction | null,
+    ): ChangeRecord => {
+      const value: TransactionEventValue = {
+        status,
+        id,
+        event_count: tx ? tx.totalOrder : null,
+        data_collections: tx
+          ? [...tx.perTable].map(([name, count]) => ({ data_collection: name, event_count: count }))
+          : null,
+        ts_ms: Number(commitTimeUs / 1000n),
+      };
+      return { topic: transactionTopic, key: { id }, value };
+    };
+
+    const loop = async () => {
+      while (state === 'streaming') {
+        const next = inbox.shift();
+        if (!next) {
+          if (paused) {
+            paused = false;
+            stream?.resume();
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          continue;
+        }
+        if (paused && inbox.length < options.maxQueuedRecords / 2) {
+          paused = false;
+          stream?.resume();
+        }
+        if (next.lsn > (lastReceived ?? 0n)) lastReceived = next.lsn;
+        handling = true;
+        try {
+          await handle(next.lsn, next.message);
+        } finally {
+          handling = false;
+        }
+      }
+    };
+    loop().catch(fail);
+
+    if (options.heartbeatIntervalMs > 0) {
+      heartbeatTimer = setInterval(() => void heartbeat(), options.heartbeatIntervalMs);
+      heartbeatTimer.unref();
+    }
+    lagTimer = setInterval(() => void refreshLag(), 5_000);
+    lagTimer.unref();
+    void refreshLag();
+    logger.info({ slot: options.slotName, from: formatLsn(startLsn) }, 'streaming started');
+  }
+
+  async function heartbeat(): Promise<void> {
+    try {
+      if (options.heartbeatActionQuery) await pool.query(options.heartbeatActionQuery);
+      enqueue([
+        {
+          topic: heartbeatTopic,
+          key: { serverName: options.topicPrefix },
+          value: { ts_ms: Date.now() },
+        },
+      ]);
+      // Ask for a keepalive: when nothing is pending, its position is confirmed, so an idle
+      // captured table never holds WAL back.
+      stream?.requestKeepalive();
+    } catch (error) {
+      logger.warn({ err: error }, 'heartbeat failed');
+    }
+  }
+
+  async function refreshLag(): Promise<void> {
+    try {
+      lagBytes = (await slotLagBytes(pool, options.slotName)) ?? null;
+    } catch (error) {
+      logger.debug({ err: error }, 'could not read slot lag');
+    }
+  }
+
+  let shuttingDown: Promise<void> | undefined;
+  function shutdown(): Promise<void> {
+    shuttingDown ??= (async () => {
+      clearInterval(heartbeatTimer);
+      clearInterval(lagTimer);
+      if (state !== 'failed') {
+        await Promise.race([drained(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      }
+      await stream?.stop().catch(() => undefined);
+      await replication?.close().catch(() => undefined);
+      await sink.stop().catch((error: unknown) => logger.warn({ err: error }, 'stopping the sink'));
+      await pool.end().catch(() => undefined);
+    })();
+    return shuttingDown;
+  }
+
+  async function stop(): Promise<void> {
+    if (state === 'stopped' || state === 'failed') return done.catch(() => undefined);
+    state = 'stopping';
+    await shutdown();
+    state = 'stopped';
+    logger.info('CDC connector stopped');
+    settle.resolve();
+  }
+
+  return {
+    start,
+    stop,
+    done,
+    status: () => ({
+      state,
+      slot: options.slotName,
+      publication: options.publicationName,
+      sink: sink.kind,
+      lastReceivedLsn: lastReceived === undefined ? null : formatLsn(lastReceived),
+      confirmedLsn: stream && stream.confirmed() > 0n ? formatLsn(stream.confirmed()) : null,
+      slotLagBytes: lagBytes,
+      millisBehindSource: millisBehind,
+      eventsPerSecond: rate.rate(),
+      totalEvents,
+      tables: tableCounts,
+      snapshot: { ...snapshotStats },
+      lastError,
+      startedAt,
+    }),
+  };
+}
+
+export { nowMicros };
