@@ -52,6 +52,18 @@ export function resolveConfig<S extends z.ZodType>(
     const field = issue?.path.join('.') ?? '';
     const top = String(issue?.path[0] ?? '');
     const value = lookup(merged, issue?.path ?? []);
+    if (value === undefined && issue?.path.length === 1) {
+      const ways = [
+        sources.envNames?.[top] ? `set ${sources.envNames[top]}` : undefined,
+        top in (sources.flags ?? {})
+          ? `pass --${sources.flagNames?.[top] ?? kebab(top)}`
+          : undefined,
+
+        sources.fileName ? `add ${top} to ${sources.fileName}` : undefined,
+      ].filter(Boolean);
+      throw new ConfigError(`${top} is required: ${ways.join(' or ')}`);
+    }
+
     const from = origin[top] ? ` (from ${origin[top]})` : '';
     const shown = value === undefined ? 'nothing' : JSON.stringify(value);
     throw new ConfigError(

@@ -6,7 +6,7 @@ export {
   type ErrorBody,
 } from './errors.js';
 export { createLogger, createSilentLogger, type Logger } from './logger.js';
-export { ficusVersion } from './version.js';
+export { ficusVersion, packageRoot } from './version.js';
 export { findFreePort, isPortInUse } from './net.js';
 export {
   startEmbeddedPostgres,

@@ -23,3 +23,21 @@ export function ficusVersion(): string {
     dir = parent;
   }
 }
+
+/** The folder holding ficus's package.json (the repository root, or the installed package). */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+      };
+      if (manifest.name === 'ficus') return dir;
+    } catch {
+      // keep walking up
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('cannot find the ficus package root');
+    dir = parent;
+  }
+}

@@ -1,10 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+
 import pg from 'pg';
 import { z } from 'zod';
 import {
   ConfigError,
   createLogger,
   ficusVersion,
+  packageRoot,
   isPortInUse,
   reachableDataDir,
   startEmbeddedPostgres,
@@ -18,7 +22,9 @@ import {
   startStatusServer,
   type Sink,
 } from '../../cdc/index.js';
+import { createFileRouteStore, createGateway } from '../../gateway/index.js';
 import { LEGACY_TABLES, startLegacyMonolith } from '../../legacy-monolith/index.js';
+
 import type { Command } from '../command.js';
 import { parseFlags } from '../command.js';
 import { logLevelSchema, portSchema, postgresUrlSchema, resolveConfig } from '../config.js';
@@ -29,6 +35,9 @@ const demoConfigSchema = z.object({
   databaseUrl: postgresUrlSchema.optional(),
   legacyPort: portSchema.default(3000),
   cdcStatusPort: portSchema.default(3200),
+  gatewayPort: portSchema.default(8080),
+  adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+
   kafkaBrokers: z
     .string()
     .transform((value) =>
@@ -47,10 +56,12 @@ export type DemoConfig = z.output<typeof demoConfigSchema>;
 const help = `Usage: ficus demo [options]
 
 Runs the whole reference system on this machine: an embedded Postgres (wal_level=logical),
-the legacy monolith on it, and CDC streaming the monolith's row changes as Debezium events
-(in-process, or to Kafka when KAFKA_BROKERS is set), and prints every URL. Ctrl-C stops
-everything. The data stays in the data directory, so the next run starts where this one
-stopped.
+the legacy monolith on it, CDC streaming the monolith's row changes as Debezium events
+(in-process, or to Kafka when KAFKA_BROKERS is set), and the gateway in front of it all with
+an example route table (every route on legacy), and prints every URL. Ctrl-C stops
+everything. The data and the route table stay in the data directory, so the next run starts
+where this one stopped.
+
 
 Options:
   --data-dir DIR        where the embedded Postgres keeps its data (default .ficus/demo)
@@ -61,6 +72,11 @@ Options:
                                                         env FICUS_LEGACY_PORT
   --cdc-status-port N   port of the CDC status endpoint (default 3200)
                                                         env FICUS_CDC_STATUS_PORT
+  --gateway-port N      port of the gateway (default 8080)
+                                                        env FICUS_GATEWAY_PORT
+  (environment only)    admin token of the gateway (default: a new one, printed)
+                                                        env FICUS_ADMIN_TOKEN
+
   (environment only)    Kafka brokers for CDC, host:port,... (default: the in-process sink)
                                                         env KAFKA_BROKERS
   --log-level LEVEL     fatal|error|warn|info|debug|trace|silent (default warn)
@@ -73,6 +89,8 @@ const demoEnv = {
   legacyPort: 'FICUS_LEGACY_PORT',
   cdcStatusPort: 'FICUS_CDC_STATUS_PORT',
   kafkaBrokers: 'KAFKA_BROKERS',
+  gatewayPort: 'FICUS_GATEWAY_PORT',
+  adminToken: 'FICUS_ADMIN_TOKEN',
   logLevel: 'FICUS_LOG_LEVEL',
 };
 
@@ -83,6 +101,8 @@ export function parseDemoArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
     'database-url': { type: 'string' },
     'legacy-port': { type: 'string' },
     'cdc-status-port': { type: 'string' },
+    'gateway-port': { type: 'string' },
+
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -94,6 +114,8 @@ export function parseDemoArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
       databaseUrl: flags['database-url'],
       legacyPort: flags['legacy-port'],
       cdcStatusPort: flags['cdc-status-port'],
+      gatewayPort: flags['gateway-port'],
+
       logLevel: flags['log-level'],
     },
   });
@@ -122,6 +144,7 @@ export const demoCommand: Command = {
 async function startDemo(config: DemoConfig, logger: Logger, closers: Closer[]): Promise<void> {
   await assertPortFree(config.legacyPort, 'legacy monolith', 'FICUS_LEGACY_PORT');
   await assertPortFree(config.cdcStatusPort, 'CDC status endpoint', 'FICUS_CDC_STATUS_PORT');
+  await assertPortFree(config.gatewayPort, 'gateway', 'FICUS_GATEWAY_PORT');
 
   let legacyDatabaseUrl = config.databaseUrl;
   let postgresLine: string;
@@ -151,16 +174,37 @@ async function startDemo(config: DemoConfig, logger: Logger, closers: Closer[]):
   const cdc = await startDemoCdc(config, legacyDatabaseUrl, logger.child({ part: 'cdc' }));
   closers.push(cdc.close);
 
+  const routesFile = path.resolve(config.dataDir, 'routes.yaml');
+  if (!(await exists(routesFile))) {
+    await mkdir(path.dirname(routesFile), { recursive: true });
+    const example = await readFile(path.join(packageRoot(), 'examples', 'routes.yaml'), 'utf8');
+    await writeFile(routesFile, example.replace('http://127.0.0.1:3000', monolith.url));
+  }
+  const store = await createFileRouteStore({
+    file: routesFile,
+    logger: logger.child({ part: 'routes' }),
+  });
+  closers.push(() => store.close());
+  const adminToken = config.adminToken ?? randomBytes(24).toString('hex');
+  const gateway = createGateway({ store, adminToken, logger: logger.child({ part: 'gateway' }) });
+  const { url: gatewayUrl } = await gateway.listen(config.gatewayPort);
+  closers.push(() => gateway.close());
+
   console.log(
     [
       '',
       'ficus demo is running.',
       '',
+      `  gateway                ${gatewayUrl}   (routes: ${routesFile}, reloaded on change)`,
+      `  admin API              ${gatewayUrl}/_ficus/api/routes   (Authorization: Bearer ${adminToken})`,
+      `  metrics                ${gatewayUrl}/_ficus/metrics`,
       `  legacy monolith        ${monolith.url}`,
       `  CDC status             ${cdc.statusUrl}/status   (${cdc.sinkLine})`,
       `  ${postgresLine}`,
       '',
-      `Try: curl ${monolith.url}/products`,
+      `Try: curl ${gatewayUrl}/products`,
+      `     FICUS_ADMIN_TOKEN=${adminToken} npm run ficus -- routes list${config.gatewayPort === 8080 ? '' : ` --gateway ${gatewayUrl}`}`,
+
       'Ctrl-C stops everything.',
       '',
     ].join('\n'),
@@ -243,4 +287,11 @@ async function ensureDatabase(adminUrl: string, database: string): Promise<void>
 
 function redact(url: string): string {
   return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }

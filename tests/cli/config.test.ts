@@ -34,7 +34,7 @@ describe('ficus legacy configuration', () => {
   });
 
   it.each([
-    [[], {}, /^databaseUrl: .*got nothing$/],
+    [[], {}, /^databaseUrl is required: set DATABASE_URL or pass --database-url$/],
     [
       [],
       { DATABASE_URL: 'mysql://x' },
@@ -80,6 +80,8 @@ describe('ficus demo configuration', () => {
       dataDir: '.ficus/demo',
       legacyPort: 3000,
       cdcStatusPort: 3200,
+      gatewayPort: 8080,
+
       logLevel: 'warn',
     });
   });

@@ -8,7 +8,12 @@ const dataDir = await mkdtemp(path.join(tmpdir(), 'ficus-demo-'));
 await chmod(dataDir, 0o755);
 const running: FicusProcess[] = [];
 
-async function startDemo(): Promise<{ demo: FicusProcess; legacyUrl: string; cdcUrl: string }> {
+async function startDemo(): Promise<{
+  demo: FicusProcess;
+  legacyUrl: string;
+  cdcUrl: string;
+  gatewayUrl: string;
+}> {
   const demo = spawnFicus([
     'demo',
     '--data-dir',
@@ -17,12 +22,16 @@ async function startDemo(): Promise<{ demo: FicusProcess; legacyUrl: string; cdc
     '0',
     '--cdc-status-port',
     '0',
+    '--gateway-port',
+    '0',
   ]);
   running.push(demo);
+  const [, gatewayUrl] = await demo.waitFor(/gateway\s+(http:\/\/\S+)/);
   const [, legacyUrl] = await demo.waitFor(/legacy monolith\s+(http:\/\/\S+)/);
+
   const [, cdcUrl] = await demo.waitFor(/CDC status\s+(http:\/\/\S+)\/status/);
   await demo.waitFor(/Ctrl-C stops everything/);
-  return { demo, legacyUrl: legacyUrl!, cdcUrl: cdcUrl! };
+  return { demo, legacyUrl: legacyUrl!, cdcUrl: cdcUrl!, gatewayUrl: gatewayUrl! };
 }
 
 interface CdcStatus {
@@ -71,7 +80,13 @@ describe('ficus demo (npm start)', () => {
     });
     expect(review.status).toBe(201);
 
+    // The gateway answers from the monolith while every route is on legacy.
+    const throughGateway = await json(`${first.gatewayUrl}/products`);
+    expect(throughGateway.status).toBe(200);
+    expect(throughGateway.body).toEqual((await json(`${first.legacyUrl}/products`)).body);
+
     // CDC snapshotted the seeded tables and streams new changes.
+
     const status = await cdcStatus(first.cdcUrl);
     expect(status.state).toBe('streaming');
     expect(status.snapshot.completed).toBe(true);

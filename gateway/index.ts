@@ -1,0 +1,21 @@
+/**
+ * The ficus gateway: route toggles that move endpoints from the monolith to new services.
+ * Other components import only this file.
+ */
+export { createGateway, type Gateway, type GatewayOptions } from './server.js';
+export {
+  compileRoutes,
+  parseRouteTable,
+  RouteTableError,
+  ROUTE_MODES,
+  type Route,
+  type RouteMode,
+  type RouteTable,
+  type RouteTableInput,
+} from './route-table/index.js';
+export * from './store/index.js';
+export { createMemoryRouteStore } from './store/memory-store.js';
+
+export { createAdminClient } from './admin/index.js';
+export { normalizePath, InvalidPathError } from './path.js';
+export { canaryBucket, FORCE_HEADER } from './canary.js';
