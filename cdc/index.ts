@@ -32,4 +32,9 @@ export { createKafkaSink, KafkaSinkError, type KafkaSinkOptions } from './sinks/
 export type { Sink, SinkKind } from './sinks/sink.js';
 export { createStdoutSink } from './sinks/stdout.js';
 export type { ConnectorState, ConnectorStatus } from './stats.js';
-export { createCdcMetrics, startStatusServer, type StatusServer } from './status-server.js';
+export {
+  createCdcMetrics,
+  startConnectorWithStatus,
+  startStatusServer,
+  type StatusServer,
+} from './status-server.js';

@@ -148,3 +148,21 @@ export async function startStatusServer(options: {
       }),
   };
 }
+
+/**
+ * Starts the status endpoint, then the connector; if the connector cannot start, the endpoint is
+ * closed again and the error is thrown.
+ */
+export async function startConnectorWithStatus(
+  connector: Pick<Connector, 'start' | 'status'>,
+  options: { port: number; host?: string },
+): Promise<StatusServer> {
+  const status = await startStatusServer({ connector, ...options });
+  try {
+    await connector.start();
+  } catch (error) {
+    await status.close();
+    throw error;
+  }
+  return status;
+}

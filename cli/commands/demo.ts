@@ -19,7 +19,7 @@ import {
   createConnector,
   createEmbeddedSink,
   createKafkaSink,
-  startStatusServer,
+  startConnectorWithStatus,
   type Sink,
 } from '../../cdc/index.js';
 import { createFileRouteStore, createGateway } from '../../gateway/index.js';
@@ -242,13 +242,8 @@ async function startDemoCdc(
     logger,
     version: ficusVersion(),
   });
-  const status = await startStatusServer({ connector, port: config.cdcStatusPort });
-  try {
-    await connector.start();
-  } catch (error) {
-    await status.close();
-    throw error;
-  }
+  const status = await startConnectorWithStatus(connector, { port: config.cdcStatusPort });
+
   connector.done.catch((error: unknown) => {
     console.error(`CDC stopped: ${(error as Error).message}`);
   });
