@@ -1,0 +1,358 @@
+/**
+ * The carried-state helper: applies CDC change records to a service's local copy of monolith
+ * tables, idempotently and in source order, in one local transaction per batch.
+ *
+ * For each row the helper remembers the position of the last event it reflects (a delete keeps
+ * its position as a tombstone; a truncate keeps one per table). An event at or before that
+ * position is skipped, so duplicates after a crash, replays from the start and snapshot reads that
+ * arrive after a later change all end in the same state.
+ */
+import type { Knex } from 'knex';
+import { createSilentLogger, type Logger } from '../../common/index.js';
+import {
+  isChangeEventValue,
+  type ChangeEventValue,
+  type ChangeRecord,
+  type JsonValue,
+} from '../../cdc/index.js';
+import { compileMapping, type CompiledMapping, type TableMapping } from './mapping.js';
+import {
+  basePosition,
+  comparePositions,
+  decodePosition,
+  encodePosition,
+  maxPosition,
+  ORIGIN,
+  type Position,
+} from './position.js';
+
+/** Bookkeeping table: per local row, the position it reflects (`deleted` for a delete). */
+export const POSITIONS_TABLE = 'carried_positions';
+/** Bookkeeping table: per consumer, the highest position it has applied. */
+export const PROGRESS_TABLE = 'carried_progress';
+/** `key_json` of a table's truncate marker (row keys are JSON arrays, so it cannot clash). */
+const TRUNCATE_KEY = '*';
+
+export interface CarriedStateOptions {
+  readonly db: Knex;
+  readonly mappings: readonly TableMapping[];
+  readonly logger?: Logger;
+}
+
+export interface ApplyOptions {
+  /** Records this consumer's progress in the same transaction. */
+  readonly consumer?: string;
+}
+
+/** What one `apply` did with the change events on mapped tables. */
+export interface ApplyResult {
+  readonly applied: number;
+  /** Events the local copy already reflected (duplicates, replays, late snapshot reads). */
+  readonly skipped: number;
+}
+
+/** How far behind the source the local copy is. */
+export interface CarriedLag {
+  readonly eventsApplied: number;
+  readonly lastPosition: Position | null;
+  /** Now minus the commit time (`source.ts_ms`) of the last applied event; null before any. */
+  readonly millisBehindSource: number | null;
+}
+
+export interface CarriedState {
+  /** Creates the bookkeeping tables (the local tables are the service's own migrations). */
+  migrate(): Promise<void>;
+  apply(records: readonly ChangeRecord[], options?: ApplyOptions): Promise<ApplyResult>;
+  /** The highest position `consumer` has committed, or null when it has applied nothing. */
+  progress(consumer: string): Promise<Position | null>;
+  lag(now?: number): CarriedLag;
+}
+
+interface Event {
+  readonly value: ChangeEventValue;
+  readonly key: ChangeRecord['key'];
+  readonly position: Position;
+}
+
+interface PositionRow {
+  local_table: string;
+  key_json: string;
+  position: string;
+  deleted: boolean;
+}
+
+interface RowState {
+  position: Position;
+  deleted: boolean;
+}
+
+/** Creates the helper for `mappings`, storing into `db`. */
+export function createCarriedState(options: CarriedStateOptions): CarriedState {
+  const { db } = options;
+  const logger = options.logger ?? createSilentLogger();
+  const mappings = options.mappings.map(compileMapping);
+  const bySource = new Map<string, CompiledMapping[]>();
+  for (const mapping of mappings)
+    bySource.set(mapping.source, [...(bySource.get(mapping.source) ?? []), mapping]);
+  let eventsApplied = 0;
+  let lastPosition: Position | null = null;
+  let lastSourceMs: number | null = null;
+
+  async function migrate(): Promise<void> {
+    await db.raw(`
+      CREATE TABLE IF NOT EXISTS ${POSITIONS_TABLE} (
+        local_table text NOT NULL,
+        key_json text NOT NULL,
+        position text COLLATE "C" NOT NULL,
+        deleted boolean NOT NULL,
+        PRIMARY KEY (local_table, key_json)
+      )`);
+    await db.raw(`
+      CREATE TABLE IF NOT EXISTS ${PROGRESS_TABLE} (
+        consumer text PRIMARY KEY,
+        position text COLLATE "C" NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`);
+  }
+
+  async function apply(
+    records: readonly ChangeRecord[],
+    applyOptions: ApplyOptions = {},
+  ): Promise<ApplyResult> {
+    const events = positionEvents(records);
+    if (events.length === 0) return { applied: 0, skipped: 0 };
+    const work = events.flatMap((event) =>
+      (bySource.get(`${event.value.source.schema}.${event.value.source.table}`) ?? []).map(
+        (mapping) => ({ event, mapping }),
+      ),
+    );
+    const highest = events.map((e) => e.position).reduce(maxPosition);
+    let applied = 0;
+    let skipped = 0;
+    let lastApplied: Event | undefined;
+
+    await db.transaction(async (trx) => {
+      const rows = await loadStates(trx, work);
+      const stateOf = (table: string, keyJson: string) => rows.get(stateKey(table, keyJson));
+      const remember = async (table: string, keyJson: string, state: RowState) => {
+        rows.set(stateKey(table, keyJson), state);
+        await trx(POSITIONS_TABLE)
+          .insert({
+            local_table: table,
+            key_json: keyJson,
+            position: encodePosition(state.position),
+            deleted: state.deleted,
+          })
+          .onConflict(['local_table', 'key_json'])
+          .merge(['position', 'deleted']);
+      };
+
+      for (const { event, mapping } of work) {
+        const { value, position } = event;
+        const truncatedAt = stateOf(mapping.table, TRUNCATE_KEY)?.position ?? ORIGIN;
+        if (value.op === 't') {
+          if (comparePositions(position, truncatedAt) <= 0) {
+            skipped++;
+            continue;
+          }
+          await truncate(trx, mapping, position);
+          for (const key of [...rows.keys()])
+            if (
+              key.startsWith(stateKey(mapping.table, '')) &&
+              comparePositions(rows.get(key)!.position, position) < 0
+            )
+              rows.delete(key);
+          await remember(mapping.table, TRUNCATE_KEY, { position, deleted: true });
+        } else {
+          const row = value.op === 'd' ? value.before : value.after;
+          const key = mapping.keyOf(row, event.key);
+          if (key === null) {
+            logger.warn(
+              { table: mapping.source, op: value.op, sequence: value.source.sequence },
+              'change event without key values; skipped',
+            );
+            skipped++;
+            continue;
+          }
+          const keyJson = JSON.stringify(key);
+          const reflected = maxPosition(
+            stateOf(mapping.table, keyJson)?.position ?? ORIGIN,
+            truncatedAt,
+          );
+          if (comparePositions(position, reflected) <= 0) {
+            skipped++;
+            continue;
+          }
+          if (value.op === 'd') {
+            await trx(mapping.table).where(mapping.localKey(key)).del();
+          } else {
+            await upsert(trx, mapping, key, row ?? {});
+          }
+          await remember(mapping.table, keyJson, { position, deleted: value.op === 'd' });
+        }
+        applied++;
+        if (!lastApplied || comparePositions(position, lastApplied.position) > 0)
+          lastApplied = event;
+      }
+
+      if (applyOptions.consumer !== undefined)
+        await trx.raw(
+          `INSERT INTO ${PROGRESS_TABLE} (consumer, position) VALUES (?, ?)
+           ON CONFLICT (consumer) DO UPDATE
+           SET position = GREATEST(${PROGRESS_TABLE}.position, excluded.position), updated_at = now()`,
+          [applyOptions.consumer, encodePosition(highest)],
+        );
+    });
+
+    eventsApplied += applied;
+    if (
+      lastApplied &&
+      (!lastPosition || comparePositions(lastApplied.position, lastPosition) > 0)
+    ) {
+      lastPosition = lastApplied.position;
+      lastSourceMs = lastApplied.value.source.ts_ms;
+    }
+    logger.debug({ applied, skipped, consumer: applyOptions.consumer }, 'carried-state batch');
+    return { applied, skipped };
+  }
+
+  /** Upserts the mapped row; columns Postgres did not send (TOAST) keep their local value. */
+  async function upsert(
+    trx: Knex.Transaction,
+    mapping: CompiledMapping,
+    key: readonly JsonValue[],
+    source: NonNullable<ChangeEventValue['after']>,
+  ): Promise<void> {
+    const { row, unavailable } = mapping.toLocal(source);
+    if (unavailable.length > 0) {
+      const existing = (await trx(mapping.table)
+        .select(unavailable)
+        .where(mapping.localKey(key))
+        .first()) as Record<string, unknown> | undefined;
+      if (existing) Object.assign(row, existing);
+      else
+        logger.warn(
+          { table: mapping.table, key, columns: unavailable },
+          'unchanged TOAST values for a row the local copy lacks; left at their defaults',
+        );
+    }
+    const projected = { ...mapping.project(row), ...mapping.localKey(key) };
+    const updates = Object.keys(projected).filter((c) => !mapping.localKeyColumns.includes(c));
+    const insert = trx(mapping.table)
+      .insert(projected)
+      .onConflict([...mapping.localKeyColumns]);
+    await (updates.length > 0 ? insert.merge(updates) : insert.ignore());
+  }
+
+  /** Removes every row the truncate saw (rows set by later events stay). */
+  async function truncate(
+    trx: Knex.Transaction,
+    mapping: CompiledMapping,
+    position: Position,
+  ): Promise<void> {
+    const encoded = encodePosition(position);
+    const newer = await trx(POSITIONS_TABLE)
+      .where({ local_table: mapping.table })
+      .whereNot({ key_json: TRUNCATE_KEY })
+      .where('position', '>', encoded)
+      .first<{ key_json: string } | undefined>('key_json');
+    if (!newer) {
+      await trx(mapping.table).del();
+    } else {
+      const older = await trx(POSITIONS_TABLE)
+        .where({ local_table: mapping.table, deleted: false })
+        .whereNot({ key_json: TRUNCATE_KEY })
+        .where('position', '<', encoded)
+        .select<{ key_json: string }[]>('key_json');
+      for (const { key_json } of older)
+        await trx(mapping.table)
+          .where(mapping.localKey(JSON.parse(key_json) as JsonValue[]))
+          .del();
+    }
+    await trx(POSITIONS_TABLE)
+      .where({ local_table: mapping.table })
+      .whereNot({ key_json: TRUNCATE_KEY })
+      .where('position', '<', encoded)
+      .del();
+  }
+
+  async function loadStates(
+    trx: Knex.Transaction,
+    work: readonly { event: Event; mapping: CompiledMapping }[],
+  ): Promise<Map<string, RowState>> {
+    const wanted = new Map<string, [string, string]>();
+    for (const { event, mapping } of work) {
+      wanted.set(stateKey(mapping.table, TRUNCATE_KEY), [mapping.table, TRUNCATE_KEY]);
+      const row = event.value.op === 'd' ? event.value.before : event.value.after;
+      const key = event.value.op === 't' ? null : mapping.keyOf(row, event.key);
+      if (key !== null) {
+        const keyJson = JSON.stringify(key);
+        wanted.set(stateKey(mapping.table, keyJson), [mapping.table, keyJson]);
+      }
+    }
+    const states = new Map<string, RowState>();
+    const pairs = [...wanted.values()];
+    for (let i = 0; i < pairs.length; i += 5000) {
+      const found = await trx(POSITIONS_TABLE)
+        .whereIn(['local_table', 'key_json'], pairs.slice(i, i + 5000))
+        .select<PositionRow[]>('local_table', 'key_json', 'position', 'deleted');
+      for (const row of found)
+        states.set(stateKey(row.local_table, row.key_json), {
+          position: decodePosition(row.position),
+          deleted: row.deleted,
+        });
+    }
+    return states;
+  }
+
+  async function progress(consumer: string): Promise<Position | null> {
+    const row = await db(PROGRESS_TABLE)
+      .where({ consumer })
+      .first<{ position: string } | undefined>('position');
+    return row ? decodePosition(row.position) : null;
+  }
+
+  function lag(now = Date.now()): CarriedLag {
+    return {
+      eventsApplied,
+      lastPosition,
+      millisBehindSource: lastSourceMs === null ? null : Math.max(0, now - lastSourceMs),
+    };
+  }
+
+  return { migrate, apply, progress, lag };
+}
+
+/**
+ * The change events of a batch with their positions. Events that share `(commit, lsn)` and carry
+ * no `transaction.total_order` are told apart by their order in the batch; copies of one event
+ * (same topic, key and op) get the same index, so a duplicate is recognised as one.
+ */
+function positionEvents(records: readonly ChangeRecord[]): Event[] {
+  const seen = new Map<string, string[]>();
+  const events: Event[] = [];
+  for (const record of records) {
+    const { value } = record;
+    if (!isChangeEventValue(value)) continue;
+    const base = basePosition(value);
+    let index = value.transaction?.total_order;
+    if (index === undefined) {
+      const identity = JSON.stringify([
+        record.topic,
+        record.key ?? value.after ?? value.before,
+        value.op,
+      ]);
+      const slot = `${base.commit}/${base.lsn}`;
+      const identities = seen.get(slot) ?? [];
+      seen.set(slot, identities);
+      index = identities.indexOf(identity);
+      if (index < 0) index = identities.push(identity) - 1;
+    }
+    events.push({ value, key: record.key, position: { ...base, index } });
+  }
+  return events;
+}
+
+function stateKey(table: string, keyJson: string): string {
+  return `${table}\u0000${keyJson}`;
+}
