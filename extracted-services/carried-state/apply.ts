@@ -324,18 +324,20 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
 }
 
 /**
- * The change events of a batch with their positions. Events that share `(commit, lsn)` and carry
- * no `transaction.total_order` are told apart by their order in the batch; copies of one event
- * (same topic, key and op) get the same index, so a duplicate is recognised as one.
+ * The change events of a batch with their positions. Snapshot reads all sit at the snapshot's
+ * position (index 0: their keys tell them apart, and a read never follows another read of the same
+ * row). Other events that share `(commit, lsn)` and carry no `transaction.total_order` are told
+ * apart by their order in the batch; copies of one event (same topic, key and op) get the same
+ * index, so a duplicate is recognised as one.
  */
 function positionEvents(records: readonly ChangeRecord[]): Event[] {
-  const seen = new Map<string, string[]>();
+  const seen = new Map<string, Map<string, number>>();
   const events: Event[] = [];
   for (const record of records) {
     const { value } = record;
     if (!isChangeEventValue(value)) continue;
     const base = basePosition(value);
-    let index = value.transaction?.total_order;
+    let index = value.op === 'r' ? 0 : value.transaction?.total_order;
     if (index === undefined) {
       const identity = JSON.stringify([
         record.topic,
@@ -343,11 +345,15 @@ function positionEvents(records: readonly ChangeRecord[]): Event[] {
         value.op,
       ]);
       const slot = `${base.commit}/${base.lsn}`;
-      const identities = seen.get(slot) ?? [];
-      seen.set(slot, identities);
-      index = identities.indexOf(identity);
-      if (index < 0) index = identities.push(identity) - 1;
+      let identities = seen.get(slot);
+      if (!identities) seen.set(slot, (identities = new Map()));
+      index = identities.get(identity);
+      if (index === undefined) {
+        index = identities.size;
+        identities.set(identity, index);
+      }
     }
+
     events.push({ value, key: record.key, position: { ...base, index } });
   }
   return events;

@@ -1,0 +1,57 @@
+import type express from 'express';
+import type { Knex } from 'knex';
+import type { ChangeRecord } from '../../cdc/index.js';
+import { createSilentLogger, type Logger } from '../../common/index.js';
+import { createCarriedState, type ApplyResult, type CarriedState } from '../carried-state/index.js';
+import { createCatalogApp } from './app.js';
+import { CATALOG_MAPPINGS } from './mappings.js';
+import { migrationSource } from './migrations/index.js';
+
+/** What {@link createCatalogService} needs. */
+export interface CatalogServiceDeps {
+  /** The catalog's own database (never the monolith's). */
+  db: Knex;
+  /** Default: silent. */
+  logger?: Logger;
+  /** Name the applied position is recorded under in `carried_progress`; default `catalog`. */
+  consumer?: string;
+}
+
+/** The catalog read model: HTTP app plus the carried copy it serves from. */
+export interface CatalogService {
+  readonly app: express.Express;
+  readonly carried: CarriedState;
+  /**
+   * Applies a batch of CDC records (any tables; only the carried ones are used). Batches are
+   * applied one after another in call order, so a sink may call this without awaiting.
+   */
+  handle(records: readonly ChangeRecord[]): Promise<ApplyResult>;
+  /** Creates or updates the local schema and the carried-state bookkeeping tables. */
+  migrate(): Promise<void>;
+}
+
+/**
+ * The catalog service: serves `GET /products` and `GET /products/:id` from its carried copy of
+ * the monolith's `categories`, `products` and `reviews`, byte for byte as the monolith does. The
+ * caller wires the record source (an embedded CDC sink, a Kafka consumer) to `handle`.
+ */
+export function createCatalogService(deps: CatalogServiceDeps): CatalogService {
+  const { db } = deps;
+  const logger = (deps.logger ?? createSilentLogger()).child({ service: 'catalog' });
+  const consumer = deps.consumer ?? 'catalog';
+  const carried = createCarriedState({ db, mappings: CATALOG_MAPPINGS, logger });
+  let tail: Promise<unknown> = Promise.resolve();
+
+  function handle(records: readonly ChangeRecord[]): Promise<ApplyResult> {
+    const run = tail.then(() => carried.apply(records, { consumer }));
+    tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async function migrate(): Promise<void> {
+    await db.migrate.latest({ migrationSource });
+    await carried.migrate();
+  }
+
+  return { app: createCatalogApp({ db, logger }), carried, handle, migrate };
+}
