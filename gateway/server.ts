@@ -55,6 +55,8 @@ const SLASH = 0x2f;
 /** Request targets the express app (health, metrics, admin API) may answer; express ignores case. */
 const GATEWAY_PREFIX = /^\/_ficus/i;
 
+const isServerError = (status: number): boolean => status >= 500;
+
 /** Creates the gateway over a route store. */
 export function createGateway(options: GatewayOptions): Gateway {
   const logger = options.logger ?? createSilentLogger();
@@ -242,11 +244,14 @@ export function createGateway(options: GatewayOptions): Gateway {
   ): Promise<void> {
     const target = current.services[routeConfig.service!]!;
     const canFallBack = routeConfig.fallback && SAFE_METHODS.has(req.method ?? 'GET');
-    const outcome = await engine.forward(req, res, {
-      target,
-      timeoutMs: routeConfig.timeoutMs,
-      ...(canFallBack ? { intercept: (status: number) => status >= 500, quietErrors: true } : {}),
-    });
+    const timeoutMs = routeConfig.timeoutMs;
+    const outcome = await engine.forward(
+      req,
+      res,
+      canFallBack
+        ? { target, timeoutMs, intercept: isServerError, quietErrors: true }
+        : { target, timeoutMs },
+    );
     const failed =
       outcome.kind === 'error' || (outcome.kind === 'response' && outcome.status >= 500);
     if (outcome.kind !== 'client-gone') observeNewSide(routeConfig, !failed, started);
