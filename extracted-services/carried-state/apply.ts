@@ -346,7 +346,7 @@ function positionEvents(records: readonly ChangeRecord[]): Event[] {
       ]);
       const slot = `${base.commit}/${base.lsn}`;
       let identities = seen.get(slot);
-      if (!identities) seen.set(slot, (identities = new Map()));
+      if (!identities) seen.set(slot, (identities = new Map<string, number>()));
       index = identities.get(identity);
       if (index === undefined) {
         index = identities.size;
