@@ -18,12 +18,7 @@
  */
 import pg from 'pg';
 import { createSilentLogger, type Logger } from '../common/index.js';
-import {
-  changeRecords,
-  nowMicros,
-  truncateRecord,
-  type SourceDefaults,
-} from './events/change-events.js';
+import { changeRecords, truncateRecord, type SourceDefaults } from './events/change-events.js';
 import type { ChangeRecord, Op, TransactionEventValue } from './events/envelope.js';
 import { isChangeEventValue } from './events/envelope.js';
 import { SchemaCatalog, type TableSchema } from './events/table-schema.js';
@@ -663,5 +658,3 @@ export function createConnector(options: ConnectorOptions): Connector {
     }),
   };
 }
-
-export { nowMicros };

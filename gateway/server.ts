@@ -97,11 +97,6 @@ export function createGateway(options: GatewayOptions): Gateway {
       guard.reset(removed);
       mismatches.forget(removed);
     }
-
-    logger.info(
-      { version: version.version, actor: version.actor, reason: version.reason },
-      'route table changed',
-    );
   });
 
   const app = express();
