@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { Op } from './events/envelope.js';
+import { DEFAULT_SIGNAL_TABLE } from './signals.js';
 
 const list = z.preprocess(
   (value) =>
@@ -87,6 +88,15 @@ export const cdcConfigSchema = z.object({
   binaryHandlingMode: z.enum(['bytes', 'base64', 'base64-url-safe', 'hex']).default('bytes'),
   intervalHandlingMode: z.enum(['numeric', 'string']).default('numeric'),
   offsetsFile: z.string().min(1).default('.ficus/cdc/offsets.json'),
+  signalTable: z
+    .string()
+    .regex(
+      /^(none|[A-Za-z_][\w$]*\.[A-Za-z_][\w$]*)$/,
+      'must be schema.table (Debezium signal.data.collection) or none',
+    )
+    .transform((value) => (value === 'none' ? null : value))
+    .default(DEFAULT_SIGNAL_TABLE),
+  incrementalSnapshotChunkSize: integer(1, 1_000_000).default(1_024),
   sink: z.enum(['kafka', 'stdout']).optional(),
   kafkaBrokers: list.default([]),
   kafkaPartitions: integer(1, 10_000).default(1),
@@ -108,6 +118,7 @@ export const CDC_ENVIRONMENT: Readonly<Record<string, string>> = Object.freeze({
   tableIncludeList: 'FICUS_CDC_TABLES',
   snapshotMode: 'FICUS_CDC_SNAPSHOT',
   offsetsFile: 'FICUS_CDC_OFFSETS_FILE',
+  signalTable: 'FICUS_CDC_SIGNAL_TABLE',
   sink: 'FICUS_CDC_SINK',
   kafkaBrokers: 'KAFKA_BROKERS',
   kafkaPartitions: 'FICUS_CDC_KAFKA_PARTITIONS',

@@ -18,14 +18,32 @@
  */
 import pg from 'pg';
 import { createSilentLogger, type Logger } from '../common/index.js';
-import { changeRecords, truncateRecord, type SourceDefaults } from './events/change-events.js';
+import { ORIGIN_HEADER } from './events/origin.js';
+import {
+  changeRecords,
+  recordKey,
+  truncateRecord,
+  type SourceDefaults,
+} from './events/change-events.js';
 import type { ChangeRecord, Op, TransactionEventValue } from './events/envelope.js';
 import { isChangeEventValue } from './events/envelope.js';
 import { SchemaCatalog, type TableSchema } from './events/table-schema.js';
 import { DEFAULT_TYPE_OPTIONS, sessionOptions, type TypeOptions } from './events/type-mapping.js';
-import { readOffsets, writeOffsets } from './offsets.js';
+import {
+  createIncrementalSnapshotter,
+  type IncrementalProgress,
+  type IncrementalSnapshotter,
+} from './incremental-snapshot.js';
+import { readOffsets, writeOffsets, type Offsets } from './offsets.js';
 import { formatLsn, type Lsn } from './replication/lsn.js';
-import { decodePgoutput, isChangeMessage, type PgoutputMessage } from './replication/pgoutput.js';
+import {
+  decodePgoutput,
+  isChangeMessage,
+  type ChangeMessage,
+  type PgoutputMessage,
+  type Relation,
+  type TupleValue,
+} from './replication/pgoutput.js';
 import { ReplicationConnection, type ReplicationStream } from './replication/stream.js';
 import {
   checkServer,
@@ -36,6 +54,17 @@ import {
   slotLagBytes,
   type CapturedTable,
 } from './setup.js';
+import {
+  decodeSignal,
+  DEFAULT_SIGNAL_TABLE,
+  ensureSignalTable,
+  executeSnapshotSignal,
+  insertSignal,
+  parseTableName,
+  SignalError,
+  type SignalTableName,
+} from './signals.js';
+import { CdcSetupError } from './errors.js';
 import type { Sink } from './sinks/sink.js';
 import { runSnapshot } from './snapshot.js';
 import { RateMeter, type ConnectorState, type ConnectorStatus, type TableCounts } from './stats.js';
@@ -64,8 +93,15 @@ export interface ConnectorOptions {
   /** Operations not to emit (Debezium `skipped.operations`): any of c, u, d, t. */
   readonly skippedOperations: readonly Op[];
   readonly typeOptions: TypeOptions;
-  /** File that records whether the initial snapshot finished. */
+  /** File that records whether the initial snapshot finished and incremental snapshot progress. */
   readonly offsetsFile: string;
+  /**
+   * `schema.table` of the signal table (Debezium `signal.data.collection`), created when missing
+   * and added to the publication; null turns signals (and ad-hoc incremental snapshots) off.
+   */
+  readonly signalTable?: string | null | undefined;
+  /** Rows per chunk of an incremental snapshot (Debezium `incremental.snapshot.chunk.size`). */
+  readonly incrementalSnapshotChunkSize?: number | undefined;
   /** Most records handed to the sink in one write. */
   readonly maxBatchSize: number;
   /** Records waiting for the sink before decoding pauses (and TCP back-pressure reaches Postgres). */
@@ -85,6 +121,12 @@ export interface Connector {
   /** Delivers what is queued, confirms it, and stops. */
   stop(): Promise<void>;
   status(): ConnectorStatus;
+  /**
+   * Asks for an incremental snapshot of `tables` (`schema.table`) by inserting an
+   * `execute-snapshot` signal; the rows follow as op "r" records while streaming goes on. Returns
+   * the signal's id.
+   */
+  requestSnapshot(tables: readonly string[]): Promise<string>;
   /** Settles when the connector has stopped: resolves after stop(), rejects when it failed. */
   readonly done: Promise<void>;
 }
@@ -100,6 +142,8 @@ export const CONNECTOR_DEFAULTS = Object.freeze({
   typeOptions: DEFAULT_TYPE_OPTIONS,
   maxBatchSize: 5_000,
   maxQueuedRecords: 5_000,
+  signalTable: DEFAULT_SIGNAL_TABLE,
+  incrementalSnapshotChunkSize: 1_024,
 });
 
 interface Inbound {
@@ -131,7 +175,11 @@ class Queue<T> {
 interface OpenTransaction {
   readonly xid: number;
   readonly commitTimeUs: bigint;
+  /** The replication origin the transaction was written under (pgoutput Origin message). */
+  origin: string | undefined;
   records: ChangeRecord[];
+  /** Called once this transaction's records have been delivered. */
+  readonly onDelivered: (() => void)[];
   totalOrder: number;
   readonly perTable: Map<string, number>;
 }
@@ -154,6 +202,12 @@ export function createConnector(options: ConnectorOptions): Connector {
     columnExcludeList,
   });
   const skipped = new Set(options.skippedOperations);
+  const signalTable: SignalTableName | undefined = options.signalTable
+    ? parseTableName(options.signalTable)
+    : undefined;
+  /** Set once the signal table is ready: signals are read from the stream. */
+  let incremental: IncrementalSnapshotter | undefined;
+  let offsets: Offsets | undefined;
   const transactionTopic = `${options.topicPrefix}.transaction`;
   const heartbeatTopic = `__debezium-heartbeat.${options.topicPrefix}`;
 
@@ -180,6 +234,9 @@ export function createConnector(options: ConnectorOptions): Connector {
   let outboxLsn: Lsn | undefined;
   let inflight: Promise<void> | undefined;
   const roomWaiters: (() => void)[] = [];
+  let enqueuedTotal = 0;
+  let deliveredTotal = 0;
+  const deliveryWaiters: { target: number; resolve: () => void }[] = [];
   const drainWaiters: (() => void)[] = [];
 
   let settle!: { resolve: () => void; reject: (error: Error) => void };
@@ -197,6 +254,7 @@ export function createConnector(options: ConnectorOptions): Connector {
 
   function enqueue(records: ChangeRecord[], confirmLsn?: Lsn): void {
     for (const record of records) outbox.push(record);
+    enqueuedTotal += records.length;
     if (confirmLsn !== undefined) outboxLsn = confirmLsn;
     kick();
   }
@@ -213,6 +271,14 @@ export function createConnector(options: ConnectorOptions): Connector {
       () => {
         inflight = undefined;
         delivered(batch);
+        deliveredTotal += batch.length;
+        for (let i = deliveryWaiters.length - 1; i >= 0; i--) {
+          const waiter = deliveryWaiters[i]!;
+          if (waiter.target <= deliveredTotal) {
+            deliveryWaiters.splice(i, 1);
+            waiter.resolve();
+          }
+        }
         if (confirm !== undefined) stream?.confirm(confirm);
         for (const wake of roomWaiters.splice(0)) wake();
         if (outbox.length === 0 && outboxLsn === undefined)
@@ -254,7 +320,19 @@ export function createConnector(options: ConnectorOptions): Connector {
     return new Promise((resolve) => drainWaiters.push(resolve));
   }
 
+  /** Resolves once every record enqueued so far has been accepted by the sink. */
+  function whenDelivered(): Promise<void> {
+    const target = enqueuedTotal;
+    if (deliveredTotal >= target) return Promise.resolve();
+    return new Promise((resolve) => deliveryWaiters.push({ target, resolve }));
+  }
+
+  function isSignalTable(table: { schema: string; table: string }): boolean {
+    return signalTable?.schema === table.schema && signalTable.table === table.table;
+  }
+
   function isCaptured(table: { schema: string; table: string }): boolean {
+    if (isSignalTable(table)) return false;
     return (
       tablePatterns.length === 0 ||
       tablePatterns.some((p) => p.test(`${table.schema}.${table.table}`))
@@ -272,10 +350,12 @@ export function createConnector(options: ConnectorOptions): Connector {
         db: database,
         tombstonesOnDelete: options.tombstonesOnDelete,
       };
-      const tables = await resolveCapturedTables(pool, options.tableIncludeList);
+      const tables = (await resolveCapturedTables(pool, options.tableIncludeList)).filter(
+        (table) => !isSignalTable(table),
+      );
       await ensurePublication(pool, options.publicationName, tables, logger);
       const slot = await inspectSlot(pool, options.slotName, database);
-      const offsets = await readOffsets(options.offsetsFile);
+      offsets = await readOffsets(options.offsetsFile);
       replication = await ReplicationConnection.connect(options.databaseUrl, {
         logger,
         sessionOptions: sessionOptions(),
@@ -304,13 +384,12 @@ export function createConnector(options: ConnectorOptions): Connector {
         );
         await dropSlot(pool, options.slotName);
       }
+      // A new initial snapshot reads every table again: incremental progress has nothing left to do.
+      if (!slot.exists || interrupted)
+        offsets = offsets && { ...offsets, incrementalSnapshot: undefined };
       if (!slot.exists || interrupted) {
         const wantSnapshot = options.snapshotMode === 'initial';
-        if (wantSnapshot)
-          await writeOffsets(options.offsetsFile, {
-            slot: options.slotName,
-            snapshotCompleted: false,
-          });
+        if (wantSnapshot) await saveOffsets({ slot: options.slotName, snapshotCompleted: false });
         const created = await replication.createSlot(options.slotName, {
           exportSnapshot: wantSnapshot,
           serverVersion,
@@ -330,12 +409,13 @@ export function createConnector(options: ConnectorOptions): Connector {
         options.snapshotMode === 'initial' &&
         (!offsets || !offsets.snapshotCompleted || offsets.slot !== options.slotName)
       ) {
-        await writeOffsets(options.offsetsFile, {
-          slot: options.slotName,
-          snapshotCompleted: true,
-        });
+        await saveOffsets({ slot: options.slotName, snapshotCompleted: true });
       }
+      if (signalTable) await prepareSignals(signalTable);
       startStreaming(startLsn);
+      incremental?.resume(
+        offsets?.slot === options.slotName ? offsets.incrementalSnapshot : undefined,
+      );
     } catch (error) {
       state = 'failed';
       lastError = error instanceof Error ? error.message : String(error);
@@ -343,6 +423,64 @@ export function createConnector(options: ConnectorOptions): Connector {
       settle.reject(error as Error);
       throw error;
     }
+  }
+
+  /** Writes the offsets file, keeping incremental snapshot progress unless `next` replaces it. */
+  async function saveOffsets(next: {
+    slot: string;
+    snapshotCompleted: boolean;
+    incrementalSnapshot?: IncrementalProgress;
+  }): Promise<void> {
+    const incrementalSnapshot =
+      next.incrementalSnapshot ??
+      (offsets?.slot === next.slot ? offsets.incrementalSnapshot : undefined);
+    const written = { ...next, incrementalSnapshot };
+    await writeOffsets(options.offsetsFile, written);
+    offsets = { version: 1, updatedAt: new Date().toISOString(), ...written };
+  }
+
+  /** Makes sure the signal table exists and is published; without it, signals stay off. */
+  async function prepareSignals(table: SignalTableName): Promise<void> {
+    try {
+      await ensureSignalTable(pool, table, options.publicationName, logger);
+    } catch (error) {
+      logger.warn(
+        { err: error, signalTable: table.qualifiedName },
+        'signals are off (no incremental snapshots on request)',
+      );
+      return;
+    }
+    incremental = createIncrementalSnapshotter({
+      url: options.databaseUrl,
+      signalTable: table,
+      chunkSize:
+        options.incrementalSnapshotChunkSize ?? CONNECTOR_DEFAULTS.incrementalSnapshotChunkSize,
+      catalog,
+      pool,
+      defaults: () => defaults,
+      isCaptured,
+      // Written only while streaming, so the initial snapshot is behind us.
+      saveProgress: (progress) =>
+        saveOffsets({
+          slot: options.slotName,
+          snapshotCompleted: true,
+          incrementalSnapshot: progress,
+        }),
+      logger: logger.child({ part: 'incremental-snapshot' }),
+    });
+  }
+
+  async function requestSnapshot(tables: readonly string[]): Promise<string> {
+    if (!signalTable)
+      throw new CdcSetupError(
+        'FICUS_CDC_SIGNAL_TABLE',
+        'signals are off (signalTable is none): set signalTable to ask for incremental snapshots',
+      );
+    if (tables.length === 0)
+      throw new CdcSetupError('FICUS_CDC_SIGNAL_TABLE', 'name at least one table to snapshot');
+    const signal = executeSnapshotSignal(tables);
+    await insertSignal(pool, signalTable, signal);
+    return signal.id;
   }
 
   async function snapshot(
@@ -383,6 +521,7 @@ export function createConnector(options: ConnectorOptions): Connector {
     let wake: (() => void) | undefined;
     let transaction: OpenTransaction | undefined;
     const schemas = new Map<number, TableSchema | null>();
+    let signalRelation: Relation | undefined;
 
     let handling = false;
     const isIdle = () =>
@@ -431,8 +570,15 @@ export function createConnector(options: ConnectorOptions): Connector {
 
     const handle = async (lsn: Lsn, message: PgoutputMessage): Promise<void> => {
       if (isChangeMessage(message)) {
+        if (message.relationId === signalRelation?.id) {
+          if (transaction && message.tag === 'insert')
+            handleSignal(lsn, message.after, transaction);
+          return;
+        }
         const table = schemas.get(message.relationId);
         if (!table || !transaction) return;
+        if (incremental?.watching(table.qualifiedName))
+          incremental.touched(table.qualifiedName, keysOf(table, message));
         const op = message.tag === 'insert' ? 'c' : message.tag === 'update' ? 'u' : 'd';
         if (skipped.has(op)) return;
         const txRecords = changeRecords(
@@ -441,7 +587,7 @@ export function createConnector(options: ConnectorOptions): Connector {
           message,
           positionOf(transaction, table, lsn),
         );
-        for (const record of txRecords) transaction.records.push(record);
+        for (const record of txRecords) transaction.records.push(tagged(record, transaction));
         if (transaction.records.length >= options.maxBatchSize) {
           enqueue(transaction.records);
           transaction.records = [];
@@ -454,7 +600,9 @@ export function createConnector(options: ConnectorOptions): Connector {
           transaction = {
             xid: message.xid,
             commitTimeUs: message.commitTimeUs,
+            origin: undefined,
             records: [],
+            onDelivered: [],
             totalOrder: 0,
             perTable: new Map(),
           };
@@ -477,6 +625,12 @@ export function createConnector(options: ConnectorOptions): Connector {
             );
           }
           enqueue(transaction.records, message.endLsn);
+          if (transaction.onDelivered.length > 0) {
+            const callbacks = transaction.onDelivered;
+            void whenDelivered().then(() => {
+              for (const callback of callbacks) callback();
+            });
+          }
           transaction = undefined;
           lastCommitLsn = message.endLsn;
           await waitForRoom();
@@ -484,6 +638,11 @@ export function createConnector(options: ConnectorOptions): Connector {
         }
         case 'relation': {
           const relation = message.relation;
+          if (incremental && isSignalTable(relation)) {
+            signalRelation = relation;
+            schemas.set(relation.id, null);
+            return;
+          }
           schemas.set(
             relation.id,
             isCaptured(relation) ? await catalog.tableSchema(relation) : null,
@@ -494,19 +653,51 @@ export function createConnector(options: ConnectorOptions): Connector {
           if (!transaction || skipped.has('t')) return;
           for (const id of message.relationIds) {
             const table = schemas.get(id);
+            if (table) incremental?.truncated(table.qualifiedName);
             if (table)
               transaction.records.push(
-                truncateRecord(defaults, table, positionOf(transaction, table, lsn)),
+                tagged(
+                  truncateRecord(defaults, table, positionOf(transaction, table, lsn)),
+                  transaction,
+                ),
               );
           }
           return;
         }
         case 'origin':
+          // Sent after BEGIN when the writer's session had a replication origin set up.
+          if (transaction) transaction.origin = message.name;
+          return;
         case 'type':
         case 'message':
           return;
       }
     };
+
+    /** A signal-table insert: acted on in commit order, never emitted. */
+    const handleSignal = (lsn: Lsn, tuple: readonly TupleValue[], tx: OpenTransaction) => {
+      if (!incremental || !signalRelation) return;
+      let outcome;
+      try {
+        outcome = incremental.onSignal(decodeSignal(signalRelation, tuple), {
+          txId: tx.xid,
+          lsn,
+          lastCommitLsn,
+          commitTimeUs: tx.commitTimeUs,
+        });
+      } catch (error) {
+        if (!(error instanceof SignalError)) throw error;
+        logger.error({ signal: error.id }, error.message);
+        return;
+      }
+      for (const record of outcome.records) tx.records.push(record);
+      if (outcome.onDelivered) tx.onDelivered.push(outcome.onDelivered);
+    };
+
+    const tagged = (record: ChangeRecord, tx: OpenTransaction): ChangeRecord =>
+      tx.origin === undefined
+        ? record
+        : { ...record, headers: { ...record.headers, [ORIGIN_HEADER]: tx.origin } };
 
     const positionOf = (tx: OpenTransaction, table: TableSchema, lsn: Lsn) => {
       let transactionBlock = null;
@@ -616,6 +807,7 @@ export function createConnector(options: ConnectorOptions): Connector {
     shuttingDown ??= (async () => {
       clearInterval(heartbeatTimer);
       clearInterval(lagTimer);
+      await incremental?.stop();
       if (state !== 'failed') {
         await Promise.race([drained(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
       }
@@ -640,6 +832,7 @@ export function createConnector(options: ConnectorOptions): Connector {
     start,
     stop,
     done,
+    requestSnapshot,
     status: () => ({
       state,
       slot: options.slotName,
@@ -653,8 +846,24 @@ export function createConnector(options: ConnectorOptions): Connector {
       totalEvents,
       tables: tableCounts,
       snapshot: { ...snapshotStats },
+      signalTable: incremental && signalTable ? signalTable.qualifiedName : null,
+      incrementalSnapshot: incremental?.status() ?? null,
       lastError,
       startedAt,
     }),
   };
+}
+
+/** The keys a change touches: the new row's and, when Postgres sends it, the old row's. */
+function keysOf(table: TableSchema, message: ChangeMessage) {
+  switch (message.tag) {
+    case 'insert':
+      return [recordKey(table, message.after)];
+    case 'update':
+      return message.before
+        ? [recordKey(table, message.after), recordKey(table, message.before)]
+        : [recordKey(table, message.after)];
+    case 'delete':
+      return [recordKey(table, message.before)];
+  }
 }

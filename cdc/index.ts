@@ -11,6 +11,8 @@ export {
 } from './connector.js';
 export { cdcConfigSchema, CDC_ENVIRONMENT, type CdcConfig } from './config.js';
 export { CdcSetupError } from './errors.js';
+export type { IncrementalSnapshotStatus } from './incremental-snapshot.js';
+export { DEFAULT_SIGNAL_TABLE, requestIncrementalSnapshot } from './signals.js';
 export {
   isChangeEventValue,
   isTombstone,
@@ -23,6 +25,7 @@ export {
   type TransactionEventValue,
   type TransactionInfo,
 } from './events/envelope.js';
+export { ORIGIN_HEADER, recordOrigin } from './events/origin.js';
 export { stringifyJson, type JsonObject, type JsonValue } from './events/json.js';
 export { UNAVAILABLE_VALUE } from './events/table-schema.js';
 export { DEFAULT_TYPE_OPTIONS, type TypeOptions } from './events/type-mapping.js';

@@ -1,7 +1,8 @@
 /**
  * The connector's own progress, kept in a small JSON file beside the slot's position in Postgres:
- * whether the initial snapshot finished. (Where streaming resumes is the slot's confirmed position,
- * kept by Postgres itself.) Written atomically: a temporary file, fsync, rename.
+ * whether the initial snapshot finished, and how far a running incremental snapshot has got. (Where
+ * streaming resumes is the slot's confirmed position, kept by Postgres itself.) Written atomically:
+ * a temporary file, fsync, rename.
  */
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,6 +13,24 @@ const offsetsSchema = z.object({
   version: z.literal(1),
   slot: z.string(),
   snapshotCompleted: z.boolean(),
+  incrementalSnapshot: z
+    .object({
+      queue: z.array(z.object({ table: z.string(), signal: z.string() }).readonly()).readonly(),
+      current: z
+        .object({
+          table: z.string(),
+          signal: z.string(),
+          lastKey: z.array(z.string()).readonly().nullable(),
+          maxKey: z.array(z.string()).readonly(),
+          rows: z.number(),
+          chunks: z.number(),
+        })
+        .readonly()
+        .nullable(),
+      handledSignals: z.array(z.string()).readonly(),
+    })
+    .readonly()
+    .optional(),
   updatedAt: z.string(),
 });
 

@@ -3,6 +3,7 @@
  * as Prometheus metrics.
  */
 import type { Op } from './events/envelope.js';
+import type { IncrementalSnapshotStatus } from './incremental-snapshot.js';
 
 /** Where the connector is in its life. */
 export type ConnectorState =
@@ -30,6 +31,10 @@ export interface ConnectorStatus {
   totalEvents: number;
   tables: TableCounts;
   snapshot: { completed: boolean; tables: number; rows: number };
+  /** `schema.table` of the signal table being read, or null when signals are off. */
+  signalTable: string | null;
+  /** The incremental snapshot running or waiting, or null when there is none. */
+  incrementalSnapshot: IncrementalSnapshotStatus | null;
   lastError: string | null;
   startedAt: string;
 }

@@ -77,6 +77,11 @@ export function createCdcMetrics(status: () => ConnectorStatus): Registry {
     (s) => s.eventsPerSecond,
   );
   gauge('ficus_cdc_snapshot_rows', 'Rows read by the initial snapshot.', (s) => s.snapshot.rows);
+  gauge(
+    'ficus_cdc_incremental_snapshot_rows',
+    'Rows emitted so far for the table the incremental snapshot is reading.',
+    (s) => s.incrementalSnapshot?.rows ?? 0,
+  );
   return registry;
 }
 

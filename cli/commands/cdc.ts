@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { z } from 'zod';
 import {
   CDC_ENVIRONMENT,
   CONNECTOR_DEFAULTS,
@@ -6,6 +7,7 @@ import {
   createConnector,
   createKafkaSink,
   createStdoutSink,
+  requestIncrementalSnapshot,
   startStatusServer,
   type CdcConfig,
   type ConnectorOptions,
@@ -18,10 +20,15 @@ import { readConfigFile, resolveConfig } from '../config.js';
 import { stopOnSignal } from '../lifecycle.js';
 
 const help = `Usage: ficus cdc [options]
+       ficus cdc snapshot --table SCHEMA.TABLE [--table ...] [--database-url URL] [--signal-table NAME]
 
 Streams every committed row change of a Postgres database as Debezium-format change events
 (logical replication with pgoutput), at least once, to Kafka or to stdout. On first start it
 takes a consistent snapshot of the captured tables, then streams.
+
+'ficus cdc snapshot' asks the running connectors for an incremental snapshot of the tables (an
+execute-snapshot signal in the signal table): their existing rows follow as op "r" events while
+streaming goes on.
 
 Options (each also a camelCase key in the --config YAML file):
   --config FILE             YAML file with any of the settings below
@@ -42,6 +49,10 @@ Options (each also a camelCase key in the --config YAML file):
                                                                       env FICUS_CDC_STATUS_PORT
   --offsets-file FILE       where snapshot progress is kept (default .ficus/cdc/offsets.json)
                                                                       env FICUS_CDC_OFFSETS_FILE
+  --signal-table NAME       schema.table for signals, created when missing, or none
+                            (Debezium signal.data.collection; default public.ficus_signal)
+                                                                      env FICUS_CDC_SIGNAL_TABLE
+  --table SCHEMA.TABLE      (ficus cdc snapshot) a table to snapshot; repeat for more
   --log-level LEVEL         fatal|error|warn|info|debug|trace|silent (default info)
                                                                       env FICUS_LOG_LEVEL
   -h, --help                show this help
@@ -53,7 +64,8 @@ position is reported to Postgres, default 10000), tombstonesOnDelete [tombstones
 provideTransactionMetadata [provide.transaction.metadata], skippedOperations [skipped.operations],
 decimalHandlingMode [decimal.handling.mode, default string], timePrecisionMode
 [time.precision.mode], binaryHandlingMode [binary.handling.mode], intervalHandlingMode
-[interval.handling.mode], kafkaPartitions, kafkaReplicationFactor, statusHost.
+[interval.handling.mode], incrementalSnapshotChunkSize [incremental.snapshot.chunk.size,
+default 1024], kafkaPartitions, kafkaReplicationFactor, statusHost.
 
 The status endpoint serves /status (JSON), /metrics (Prometheus) and /health. With the stdout
 sink, records go to stdout as JSON lines {"topic","key","value"} and logs go to stderr.`;
@@ -75,6 +87,7 @@ export async function parseCdcArgs(
     'kafka-brokers': { type: 'string' },
     'status-port': { type: 'string' },
     'offsets-file': { type: 'string' },
+    'signal-table': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -100,6 +113,7 @@ export async function parseCdcArgs(
       kafkaBrokers: flags['kafka-brokers'],
       statusPort: flags['status-port'],
       offsetsFile: flags['offsets-file'],
+      signalTable: flags['signal-table'],
       logLevel: flags['log-level'],
     },
   });
@@ -109,6 +123,47 @@ export async function parseCdcArgs(
     );
   }
   return config;
+}
+
+const snapshotRequestSchema = cdcConfigSchema
+  .pick({ databaseUrl: true, signalTable: true })
+  .extend({
+    tables: z
+      .array(z.string().regex(/^[A-Za-z_][\w$]*\.[A-Za-z_][\w$]*$/, 'each must be schema.table'))
+      .min(1, 'name at least one table with --table schema.table'),
+  });
+
+/** What `ficus cdc snapshot` needs: the source, its signal table and the tables to snapshot. */
+export type SnapshotRequest = z.output<typeof snapshotRequestSchema>;
+
+/** Reads `ficus cdc snapshot` flags, environment and config file. */
+export async function parseSnapshotArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<SnapshotRequest> {
+  const flags = parseFlags('cdc snapshot', argv, {
+    config: { type: 'string' },
+    'database-url': { type: 'string' },
+    'signal-table': { type: 'string' },
+    table: { type: 'string', multiple: true },
+    help: { type: 'boolean', short: 'h' },
+  });
+  const file = flags.config ? await readConfigFile(flags.config) : undefined;
+  return resolveConfig(snapshotRequestSchema, {
+    file: file && { databaseUrl: file.databaseUrl, signalTable: file.signalTable },
+    fileName: flags.config,
+    env,
+    envNames: {
+      databaseUrl: CDC_ENVIRONMENT.databaseUrl!,
+      signalTable: CDC_ENVIRONMENT.signalTable!,
+    },
+    flagNames: { tables: 'table' },
+    flags: {
+      databaseUrl: flags['database-url'],
+      signalTable: flags['signal-table'],
+      tables: flags.table ?? [],
+    },
+  });
 }
 
 /** The sink a config asks for: Kafka when brokers are given (or sink: kafka), else stdout. */
@@ -143,6 +198,8 @@ export function connectorOptionsOf(
       intervalHandling: config.intervalHandlingMode,
     },
     offsetsFile: path.resolve(config.offsetsFile),
+    signalTable: config.signalTable,
+    incrementalSnapshotChunkSize: config.incrementalSnapshotChunkSize,
     maxBatchSize: CONNECTOR_DEFAULTS.maxBatchSize,
     maxQueuedRecords: CONNECTOR_DEFAULTS.maxQueuedRecords,
 
@@ -158,8 +215,23 @@ export const cdcCommand: Command = {
   summary: 'stream Postgres row changes as Debezium events (status port 3200)',
   help,
   env: Object.values(CDC_ENVIRONMENT),
-  parse: parseCdcArgs,
+  parse: (argv, env) =>
+    argv[0] === 'snapshot' ? parseSnapshotArgs(argv.slice(1), env) : parseCdcArgs(argv, env),
   async run(argv, env) {
+    if (argv[0] === 'snapshot') {
+      const request = await parseSnapshotArgs(argv.slice(1), env);
+      if (request.signalTable === null)
+        throw new ConfigError('signalTable: is none; name the signal table the connector reads');
+      const id = await requestIncrementalSnapshot({
+        databaseUrl: request.databaseUrl,
+        signalTable: request.signalTable,
+        tables: request.tables,
+      });
+      process.stdout.write(
+        `asked for an incremental snapshot of ${request.tables.join(', ')} (signal ${id} in ${request.signalTable})\n`,
+      );
+      return;
+    }
     const config = await parseCdcArgs(argv, env);
     const kind = sinkKindOf(config);
     const logger = createLogger({

@@ -13,6 +13,12 @@
  * placed at `(consistentPoint, 0)`: after every transaction that committed before the snapshot and
  * before every streamed change after it.
  *
+ * Incremental snapshot reads (`source.snapshot: "incremental"`) carry
+ * `[last commit LSN, LSN of the close watermark]`, like a change inside the watermark's own
+ * transaction: after every change that committed before the watermark and before every later one.
+ * A key a streamed change touched while its chunk was read is left out of the chunk, so a read
+ * never hides a change.
+ *
  *     commit ─────────────┬────────────── lsn ──┬─ index
  *     sequence[0]         │  source.lsn         │  transaction.total_order, else the event's
  *     (read: source.lsn)  │  (read: 0)          │  ordinal among distinct events of the batch
@@ -37,7 +43,8 @@ export function basePosition(value: ChangeEventValue): { commit: bigint; lsn: bi
   const [lastCommit, current] = parseSequence(value.source.sequence);
   const lsn = current ?? (value.source.lsn === null ? 0n : BigInt(value.source.lsn));
   if (lastCommit === null) {
-    // A snapshot read (or Debezium's first transaction after a start): the state as of `lsn`.
+    // An initial snapshot read (or Debezium's first transaction after a start): the state as of
+    // `lsn`. Incremental reads have a last commit and fall through to the general case.
     return value.op === 'r' ? { commit: lsn, lsn: 0n } : { commit: lsn, lsn };
   }
   return { commit: lastCommit, lsn };
