@@ -14,8 +14,14 @@ import {
   type ChangeEventValue,
   type ChangeRecord,
   type JsonValue,
+  type Op,
 } from '../../cdc/index.js';
-import { compileMapping, type CompiledMapping, type TableMapping } from './mapping.js';
+import {
+  compileMapping,
+  type CompiledMapping,
+  type LocalRow,
+  type TableMapping,
+} from './mapping.js';
 import {
   basePosition,
   comparePositions,
@@ -30,6 +36,8 @@ import {
 export const POSITIONS_TABLE = 'carried_positions';
 /** Bookkeeping table: per consumer, the highest position it has applied. */
 export const PROGRESS_TABLE = 'carried_progress';
+/** Advisory lock key that serialises applies on one database ("ficus carried" in ASCII). */
+const APPLY_LOCK = 0x6669637573636172n.toString();
 /** `key_json` of a table's truncate marker (row keys are JSON arrays, so it cannot clash). */
 const TRUNCATE_KEY = '*';
 
@@ -42,6 +50,45 @@ export interface CarriedStateOptions {
 export interface ApplyOptions {
   /** Records this consumer's progress in the same transaction. */
   readonly consumer?: string;
+  /**
+   * Reacts to the batch inside its local transaction: what it writes through `trx` commits with
+   * the carried rows and the consumer's progress, or not at all (throw to roll the batch back).
+   * Called once per batch that applied at least one change, after the last one, with the
+   * applied changes in batch order; duplicates, replays and stale events never reach it, so a
+   * reaction happens once per source change relative to the service's own state.
+   */
+  readonly onApplied?: OnApplied;
+}
+
+/** See {@link ApplyOptions.onApplied}. */
+export type OnApplied = (
+  trx: Knex.Transaction,
+  changes: readonly AppliedChange[],
+) => Promise<void> | void;
+
+/** A change event the helper applied to a local table, as `onApplied` sees it. */
+export interface AppliedChange {
+  /** The mapping's source table, `schema.table`. */
+  readonly source: string;
+  /** The local table it was applied to. */
+  readonly table: string;
+  readonly op: Op;
+  /** The local key columns and values; null for a truncate. */
+  readonly key: LocalRow | null;
+  /**
+   * The local row as written (mapped, projected, unchanged TOAST values filled in from the
+   * stored row); null for a delete or a truncate.
+   */
+  readonly row: LocalRow | null;
+  /**
+   * The event's `before` in local column names (not projected), or null when it has none. With
+   * REPLICA IDENTITY DEFAULT an update has none and a delete's holds the key (other columns null).
+   */
+  readonly before: LocalRow | null;
+  readonly position: Position;
+  /** The change event, and the record that carried it (topic, key, headers). */
+  readonly event: ChangeEventValue;
+  readonly record: ChangeRecord;
 }
 
 /** What one `apply` did with the change events on mapped tables. */
@@ -72,6 +119,7 @@ interface Event {
   readonly value: ChangeEventValue;
   readonly key: ChangeRecord['key'];
   readonly position: Position;
+  readonly record: ChangeRecord;
 }
 
 interface PositionRow {
@@ -130,8 +178,14 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
     let applied = 0;
     let skipped = 0;
     let lastApplied: Event | undefined;
+    const { onApplied } = applyOptions;
+    const changes: AppliedChange[] = [];
 
     await db.transaction(async (trx) => {
+      // One apply at a time per database, across processes: an applier that read a row's
+      // position must not write after another committed a newer event for it (a consumer still
+      // finishing a batch after a rebalance handed its partitions on, for one).
+      await trx.raw('SELECT pg_advisory_xact_lock(?)', [APPLY_LOCK]);
       const rows = await loadStates(trx, work);
       const stateOf = (table: string, keyJson: string) => rows.get(stateKey(table, keyJson));
       const remember = async (table: string, keyJson: string, state: RowState) => {
@@ -163,6 +217,7 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
             )
               rows.delete(key);
           await remember(mapping.table, TRUNCATE_KEY, { position, deleted: true });
+          if (onApplied) changes.push(appliedChange(event, mapping, null, null));
         } else {
           const row = value.op === 'd' ? value.before : value.after;
           const key = mapping.keyOf(row, event.key);
@@ -183,18 +238,21 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
             skipped++;
             continue;
           }
+          let written: LocalRow | null = null;
           if (value.op === 'd') {
             await trx(mapping.table).where(mapping.localKey(key)).del();
           } else {
-            await upsert(trx, mapping, key, row ?? {});
+            written = await upsert(trx, mapping, key, row ?? {});
           }
           await remember(mapping.table, keyJson, { position, deleted: value.op === 'd' });
+          if (onApplied) changes.push(appliedChange(event, mapping, key, written));
         }
         applied++;
         if (!lastApplied || comparePositions(position, lastApplied.position) > 0)
           lastApplied = event;
       }
 
+      if (onApplied && changes.length > 0) await onApplied(trx, changes);
       if (applyOptions.consumer !== undefined)
         await trx.raw(
           `INSERT INTO ${PROGRESS_TABLE} (consumer, position) VALUES (?, ?)
@@ -216,13 +274,16 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
     return { applied, skipped };
   }
 
-  /** Upserts the mapped row; columns Postgres did not send (TOAST) keep their local value. */
+  /**
+   * Upserts the mapped row and returns it as written; columns Postgres did not send (TOAST) keep
+   * their local value.
+   */
   async function upsert(
     trx: Knex.Transaction,
     mapping: CompiledMapping,
     key: readonly JsonValue[],
     source: NonNullable<ChangeEventValue['after']>,
-  ): Promise<void> {
+  ): Promise<LocalRow> {
     const { row, unavailable } = mapping.toLocal(source);
     if (unavailable.length > 0) {
       const existing = (await trx(mapping.table)
@@ -242,6 +303,7 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
       .insert(projected)
       .onConflict([...mapping.localKeyColumns]);
     await (updates.length > 0 ? insert.merge(updates) : insert.ignore());
+    return projected;
   }
 
   /** Removes every row the truncate saw (rows set by later events stay). */
@@ -354,9 +416,29 @@ function positionEvents(records: readonly ChangeRecord[]): Event[] {
       }
     }
 
-    events.push({ value, key: record.key, position: { ...base, index } });
+    events.push({ value, key: record.key, position: { ...base, index }, record });
   }
   return events;
+}
+
+function appliedChange(
+  event: Event,
+  mapping: CompiledMapping,
+  key: readonly JsonValue[] | null,
+  row: LocalRow | null,
+): AppliedChange {
+  const { value } = event;
+  return {
+    source: mapping.source,
+    table: mapping.table,
+    op: value.op,
+    key: key === null ? null : mapping.localKey(key),
+    row,
+    before: value.before === null ? null : mapping.toLocal(value.before).row,
+    position: event.position,
+    event: value,
+    record: event.record,
+  };
 }
 
 function stateKey(table: string, keyJson: string): string {

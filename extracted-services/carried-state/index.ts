@@ -6,14 +6,17 @@ export {
   createCarriedState,
   POSITIONS_TABLE,
   PROGRESS_TABLE,
+  type AppliedChange,
   type ApplyOptions,
   type ApplyResult,
   type CarriedLag,
   type CarriedState,
   type CarriedStateOptions,
+  type OnApplied,
 } from './apply.js';
 export {
   compileMapping,
+  type CompiledMapping,
   isUnavailable,
   type ColumnConverter,
   type ColumnSpec,

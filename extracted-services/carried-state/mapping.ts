@@ -42,6 +42,8 @@ export interface TableMapping {
 export interface CompiledMapping {
   readonly source: string;
   readonly table: string;
+  /** Every kept column: its name in the source and in the local table (key columns first). */
+  readonly columns: readonly { readonly source: string; readonly local: string }[];
   readonly localKeyColumns: readonly string[];
   /** The source key values of the row an event is about, in `key` order; null when unknown. */
   keyOf(row: JsonObject | null, recordKey: JsonObject | null): JsonValue[] | null;
@@ -92,6 +94,10 @@ export function compileMapping(mapping: TableMapping): CompiledMapping {
   return {
     source: mapping.source,
     table: mapping.table,
+    columns: [...keyColumns, ...columns.filter((c) => !keyColumns.includes(c))].map((c) => ({
+      source: c.source,
+      local: c.local,
+    })),
     localKeyColumns: keyColumns.map((c) => c.local),
     keyOf(row, recordKey) {
       const from = row ?? recordKey;
