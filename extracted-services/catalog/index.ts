@@ -5,6 +5,7 @@
  */
 export { createCatalogService, type CatalogService, type CatalogServiceDeps } from './service.js';
 export {
+  CATALOG_DEFINITION,
   DEFAULT_CATALOG_PORT,
   startCatalogService,
   type CatalogServiceOptions,

@@ -4,7 +4,8 @@ import type { ChangeRecord } from '../../cdc/index.js';
 import { createSilentLogger, type Logger } from '../../common/index.js';
 import { createCarriedState, type ApplyResult, type CarriedState } from '../carried-state/index.js';
 import { createCatalogApp } from './app.js';
-import { CATALOG_MAPPINGS } from './mappings.js';
+import { CATALOG_MAPPINGS, CATALOG_SOURCE_TABLES } from './mappings.js';
+import type { ExtractedService } from '../runtime/index.js';
 import { migrationSource } from './migrations/index.js';
 
 /** What {@link createCatalogService} needs. */
@@ -18,7 +19,8 @@ export interface CatalogServiceDeps {
 }
 
 /** The catalog read model: HTTP app plus the carried copy it serves from. */
-export interface CatalogService {
+export interface CatalogService extends ExtractedService {
+  readonly name: 'catalog';
   readonly app: express.Express;
   readonly carried: CarriedState;
   /**
@@ -53,5 +55,13 @@ export function createCatalogService(deps: CatalogServiceDeps): CatalogService {
     await carried.migrate();
   }
 
-  return { app: createCatalogApp({ db, logger }), carried, handle, migrate };
+  return {
+    name: 'catalog',
+    app: createCatalogApp({ db, logger }),
+    carried,
+    mappings: CATALOG_MAPPINGS,
+    sourceTables: CATALOG_SOURCE_TABLES,
+    handle,
+    migrate,
+  };
 }

@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseCdcArgs, sinkKindOf } from '../../cli/commands/cdc.js';
 import { parseDemoArgs } from '../../cli/commands/demo.js';
 import { parseLegacyArgs } from '../../cli/commands/legacy.js';
+import { parseReconcileArgs } from '../../cli/commands/reconcile.js';
+import { parseServiceArgs } from '../../cli/commands/service.js';
 
 const url = 'postgres://ficus:ficus@127.0.0.1:5432/legacy';
 const tempDirs: string[] = [];
@@ -81,7 +83,7 @@ describe('ficus demo configuration', () => {
       legacyPort: 3000,
       cdcStatusPort: 3200,
       gatewayPort: 8080,
-
+      servicesPort: 3101,
       logLevel: 'warn',
     });
   });
@@ -125,5 +127,86 @@ describe('ficus cdc configuration', () => {
     [['--sink', 'file'], /sink \(from --sink\): .*got "file"/],
   ] as const)('rejects %j', async (argv, message) => {
     await expect(parseCdcArgs(argv, { DATABASE_URL: url })).rejects.toThrow(message);
+  });
+});
+
+describe('ficus service configuration', () => {
+  const source = 'postgres://ficus:ficus@127.0.0.1:5432/legacy';
+  const own = 'postgres://ficus:ficus@127.0.0.1:5432/catalog';
+
+  it('consumes Kafka when brokers are set, with the group ficus-<name> and the service port', async () => {
+    const config = await parseServiceArgs(['catalog'], {
+      DATABASE_URL: own,
+      KAFKA_BROKERS: 'k1:9092, k2:9092',
+    });
+    expect(config).toMatchObject({
+      source: 'kafka',
+      kafkaBrokers: ['k1:9092', 'k2:9092'],
+      topicPrefix: 'ficus',
+      host: '127.0.0.1',
+    });
+    expect(config.definition.name).toBe('catalog');
+    expect(config.definition.defaultPort).toBe(3101);
+    expect(config.port).toBeUndefined();
+  });
+
+  it('streams from the monolith itself when only the source database is set', async () => {
+    const config = await parseServiceArgs(['catalog', '--port', '4101'], {
+      DATABASE_URL: own,
+      FICUS_SOURCE_DATABASE_URL: source,
+    });
+    expect(config).toMatchObject({ source: 'connector', port: 4101, sourceDatabaseUrl: source });
+  });
+
+  it.each([
+    [
+      [],
+      {},
+      /^ficus service: name the service to run \(catalog.*\), e\.g\. 'ficus service catalog'$/,
+    ],
+    [['billing'], {}, /^unknown service "billing"; the services are catalog/],
+    [['catalog'], {}, /^databaseUrl is required: set DATABASE_URL or pass --database-url/],
+    [
+      ['catalog'],
+      { DATABASE_URL: own },
+      /^source: catalog needs change events; set KAFKA_BROKERS .* or pass --source none/,
+    ],
+    [
+      ['catalog', '--source', 'connector'],
+      { DATABASE_URL: own },
+      /^sourceDatabaseUrl: the connector source streams from the monolith; set FICUS_SOURCE_DATABASE_URL/,
+    ],
+    [
+      ['catalog', '--source', 'files'],
+      { DATABASE_URL: own },
+      /^source \(from --source\): must be kafka, connector or none; got "files"$/,
+    ],
+    [
+      ['catalog', '--colour'],
+      { DATABASE_URL: own },
+      /Unknown option '--colour'.*ficus service --help/,
+    ],
+  ])('refuses %j with %j, naming the problem', async (argv, env, message) => {
+    await expect(parseServiceArgs(argv, env)).rejects.toThrow(message);
+  });
+});
+
+describe('ficus reconcile configuration', () => {
+  it('takes a running service or both databases', async () => {
+    await expect(
+      parseReconcileArgs(['catalog', '--service-url', 'http://127.0.0.1:3101'], {}),
+    ).resolves.toMatchObject({ serviceUrl: 'http://127.0.0.1:3101', limit: 100, json: false });
+    await expect(
+      parseReconcileArgs(['reviews'], {
+        DATABASE_URL: 'postgres://x@h/reviews',
+        FICUS_SOURCE_DATABASE_URL: 'postgres://x@h/legacy',
+      }),
+    ).resolves.toMatchObject({ settleMs: 3000 });
+  });
+
+  it('refuses a bad limit naming the flag', async () => {
+    await expect(
+      parseReconcileArgs(['catalog', '--service-url', 'http://h:1', '--limit', 'many'], {}),
+    ).rejects.toThrow(/^limit \(from --limit\): .*; got "many"$/);
   });
 });

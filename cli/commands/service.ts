@@ -1,0 +1,229 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError, createLogger } from '../../common/index.js';
+import {
+  createConnectorSource,
+  createKafkaSource,
+  SERVICE_DEFINITIONS,
+  serviceDefinition,
+  startExtractedService,
+  type RecordSource,
+  type ServiceDefinition,
+} from '../../extracted-services/index.js';
+import type { Command } from '../command.js';
+import { parseFlags } from '../command.js';
+import {
+  logLevelSchema,
+  portSchema,
+  postgresUrlSchema,
+  readConfigFile,
+  resolveConfig,
+} from '../config.js';
+import { stopOnSignal } from '../lifecycle.js';
+
+const serviceConfigSchema = z.object({
+  databaseUrl: postgresUrlSchema,
+  sourceDatabaseUrl: postgresUrlSchema.optional(),
+  source: z
+    .enum(['kafka', 'connector', 'none'], { error: 'must be kafka, connector or none' })
+    .optional(),
+  kafkaBrokers: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    )
+    .default([]),
+  topicPrefix: z.string().min(1).default('ficus'),
+  groupId: z.string().min(1).optional(),
+  slot: z
+    .string()
+    .regex(/^[a-z0-9_]{1,63}$/, 'must be lower-case letters, digits and _ (at most 63)')
+    .optional(),
+  offsetsFile: z.string().min(1).optional(),
+  port: portSchema.optional(),
+  host: z.string().min(1).default('127.0.0.1'),
+  logLevel: logLevelSchema.default('info'),
+});
+
+/** Settings of `ficus service <name>`, after flags, environment and config file are merged. */
+export type ServiceConfig = z.output<typeof serviceConfigSchema> & {
+  readonly definition: ServiceDefinition;
+  readonly source: 'kafka' | 'connector' | 'none';
+};
+
+const serviceEnv = {
+  databaseUrl: 'DATABASE_URL',
+  sourceDatabaseUrl: 'FICUS_SOURCE_DATABASE_URL',
+  source: 'FICUS_SERVICE_SOURCE',
+  kafkaBrokers: 'KAFKA_BROKERS',
+  topicPrefix: 'FICUS_CDC_TOPIC_PREFIX',
+  groupId: 'FICUS_SERVICE_GROUP',
+  slot: 'FICUS_SERVICE_SLOT',
+  offsetsFile: 'FICUS_SERVICE_OFFSETS_FILE',
+  port: 'FICUS_SERVICE_PORT',
+  host: 'FICUS_SERVICE_HOST',
+  logLevel: 'FICUS_LOG_LEVEL',
+};
+
+const names = SERVICE_DEFINITIONS.map((d) => d.name);
+
+const help = `Usage: ficus service <name> [options]
+
+Runs one extracted service on its own database, kept in sync with the monolith's tables by
+CDC change events, and serves its endpoints plus /_ficus/status, /_ficus/reconcile and
+/_ficus/health.
+
+Services:
+${SERVICE_DEFINITIONS.map((d) => `  ${d.name.padEnd(15)} port ${d.defaultPort}  ${d.summary}`).join('\n')}
+
+Options (each also a camelCase key in the --config YAML file):
+  --config FILE               YAML file with any of the settings below
+  --database-url URL          the service's own Postgres            env DATABASE_URL (required)
+  --source-database-url URL   the monolith's Postgres: reconciliation reads it, the connector
+                              source streams from it, the reviews write-back writes to it
+                                                                    env FICUS_SOURCE_DATABASE_URL
+  --source KIND               where change events come from:
+                                kafka      a consumer group on the CDC topics (backfills a new
+                                           group from the start of each topic)
+                                connector  a CDC connector of its own on the monolith's database
+                                           (own slot; a new slot starts with a snapshot)
+                                none       serve what the database holds
+                              (default kafka when brokers are set, else connector when the
+                              source database is set)                env FICUS_SERVICE_SOURCE
+  --kafka-brokers LIST        host:port,...                         env KAFKA_BROKERS
+  --topic-prefix PREFIX       the CDC connector's topic prefix (default ficus)
+                                                                    env FICUS_CDC_TOPIC_PREFIX
+  --group-id ID               Kafka consumer group (default ficus-<name>)
+                                                                    env FICUS_SERVICE_GROUP
+  --slot NAME                 replication slot and publication of the connector source
+                              (default ficus_<name>)                env FICUS_SERVICE_SLOT
+  --offsets-file FILE         snapshot progress of the connector source
+                              (default .ficus/<name>/offsets.json)  env FICUS_SERVICE_OFFSETS_FILE
+  --port N                    port (default: the service's, above)  env FICUS_SERVICE_PORT
+  --host ADDR                 address to bind (default 127.0.0.1)   env FICUS_SERVICE_HOST
+  --log-level LEVEL           fatal|error|warn|info|debug|trace|silent (default info)
+                                                                    env FICUS_LOG_LEVEL
+  -h, --help                  show this help
+
+Logs are JSON lines on stdout.`;
+
+/** Reads `ficus service <name>` arguments, environment and config file into a validated config. */
+export async function parseServiceArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<ServiceConfig> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name.startsWith('-'))
+    throw new ConfigError(
+      `ficus service: name the service to run (${names.join(', ')}), e.g. 'ficus service ${names[0]}'`,
+    );
+  const definition = serviceDefinition(name);
+  const flags = parseFlags('service', rest, {
+    config: { type: 'string' },
+    'database-url': { type: 'string' },
+    'source-database-url': { type: 'string' },
+    source: { type: 'string' },
+    'kafka-brokers': { type: 'string' },
+    'topic-prefix': { type: 'string' },
+    'group-id': { type: 'string' },
+    slot: { type: 'string' },
+    'offsets-file': { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  const config = resolveConfig(serviceConfigSchema, {
+    file: flags.config ? await readConfigFile(flags.config) : undefined,
+    fileName: flags.config,
+    env,
+    envNames: serviceEnv,
+    flags: {
+      databaseUrl: flags['database-url'],
+      sourceDatabaseUrl: flags['source-database-url'],
+      source: flags.source,
+      kafkaBrokers: flags['kafka-brokers'],
+      topicPrefix: flags['topic-prefix'],
+      groupId: flags['group-id'],
+      slot: flags.slot,
+      offsetsFile: flags['offsets-file'],
+      port: flags.port,
+      host: flags.host,
+      logLevel: flags['log-level'],
+    },
+  });
+  const source =
+    config.source ??
+    (config.kafkaBrokers.length > 0 ? 'kafka' : config.sourceDatabaseUrl ? 'connector' : undefined);
+  if (source === undefined)
+    throw new ConfigError(
+      `source: ${name} needs change events; set KAFKA_BROKERS (or --kafka-brokers) to consume the CDC topics, ` +
+        'or FICUS_SOURCE_DATABASE_URL (or --source-database-url) to stream from the monolith itself, ' +
+        'or pass --source none to serve only what its database holds',
+    );
+  if (source === 'kafka' && config.kafkaBrokers.length === 0)
+    throw new ConfigError(
+      'kafkaBrokers: the kafka source needs at least one broker; set KAFKA_BROKERS=host:port or --kafka-brokers',
+    );
+  if (source === 'connector' && !config.sourceDatabaseUrl)
+    throw new ConfigError(
+      'sourceDatabaseUrl: the connector source streams from the monolith; set FICUS_SOURCE_DATABASE_URL or --source-database-url',
+    );
+  return Object.freeze({ ...config, definition, source });
+}
+
+/** The record source a config asks for. */
+export function recordSourceOf(
+  config: ServiceConfig,
+  logger: ReturnType<typeof createLogger>,
+): RecordSource | undefined {
+  const { name } = config.definition;
+  switch (config.source) {
+    case 'kafka':
+      return createKafkaSource({
+        brokers: config.kafkaBrokers,
+        topics: config.definition.sourceTables.map((t) => `${config.topicPrefix}.${t}`),
+        groupId: config.groupId ?? `ficus-${name}`,
+        logger,
+      });
+    case 'connector': {
+      const slot = config.slot ?? `ficus_${name}`;
+      return createConnectorSource({
+        databaseUrl: config.sourceDatabaseUrl!,
+        tables: config.definition.sourceTables,
+        slotName: slot,
+        publicationName: slot,
+        topicPrefix: config.topicPrefix,
+        offsetsFile: path.resolve(config.offsetsFile ?? path.join('.ficus', name, 'offsets.json')),
+        logger,
+      });
+    }
+    case 'none':
+      return undefined;
+  }
+}
+
+export const serviceCommand: Command = {
+  name: 'service',
+  summary: `run an extracted service: ${names.join(', ')} (ports ${SERVICE_DEFINITIONS.map((d) => d.defaultPort).join(', ')})`,
+  help,
+  env: Object.values(serviceEnv),
+  parse: parseServiceArgs,
+  async run(argv, env) {
+    const config = await parseServiceArgs(argv, env);
+    const logger = createLogger({ name: config.definition.name, level: config.logLevel });
+    const running = await startExtractedService({
+      definition: config.definition,
+      databaseUrl: config.databaseUrl,
+      sourceDatabaseUrl: config.sourceDatabaseUrl,
+      port: config.port,
+      host: config.host,
+      source: recordSourceOf(config, logger),
+      logger,
+    });
+    stopOnSignal([() => running.close()], logger);
+  },
+};

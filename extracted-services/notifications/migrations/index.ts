@@ -1,0 +1,28 @@
+import type { Knex } from 'knex';
+import * as carriedOrders from './001-carried-orders.js';
+import * as notifications from './002-notifications.js';
+import * as notifySince from './003-notify-since.js';
+
+/** One schema migration and the name knex records for it in `knex_migrations`. */
+export interface NamedMigration {
+  readonly name: string;
+  readonly migration: Knex.Migration;
+}
+
+/**
+ * Every migration of the notifications service's own database, oldest first. Static, so the
+ * recorded names do not depend on running from TypeScript sources or from `dist/`. Append; never
+ * edit a shipped one.
+ */
+export const MIGRATIONS: readonly NamedMigration[] = Object.freeze([
+  { name: '001-carried-orders', migration: carriedOrders },
+  { name: '002-notifications', migration: notifications },
+  { name: '003-notify-since', migration: notifySince },
+]);
+
+/** The knex `migrationSource` that serves {@link MIGRATIONS}. */
+export const migrationSource: Knex.MigrationSource<NamedMigration> = {
+  getMigrations: () => Promise.resolve([...MIGRATIONS]),
+  getMigrationName: (entry) => entry.name,
+  getMigration: (entry) => Promise.resolve(entry.migration),
+};

@@ -1,0 +1,24 @@
+import type { Knex } from 'knex';
+import * as reviews from './001-reviews.js';
+
+/** One schema migration and the name knex records for it in `knex_migrations`. */
+export interface NamedMigration {
+  readonly name: string;
+  readonly migration: Knex.Migration;
+}
+
+/**
+ * Every migration of the reviews service's own database, oldest first. Static, so the recorded
+ * names do not depend on running from TypeScript sources or from `dist/`. Append; never edit a
+ * shipped one.
+ */
+export const MIGRATIONS: readonly NamedMigration[] = Object.freeze([
+  { name: '001-reviews', migration: reviews },
+]);
+
+/** The knex `migrationSource` that serves {@link MIGRATIONS}. */
+export const migrationSource: Knex.MigrationSource<NamedMigration> = {
+  getMigrations: () => Promise.resolve([...MIGRATIONS]),
+  getMigrationName: (entry) => entry.name,
+  getMigration: (entry) => Promise.resolve(entry.migration),
+};

@@ -1,0 +1,29 @@
+/**
+ * The runtime every extracted service shares: the HTTP server with status and reconciliation
+ * endpoints, and the record sources (in-process sink, own connector, Kafka consumer group).
+ */
+export {
+  ReconcileUnavailableError,
+  startExtractedService,
+  type ExtractedServiceOptions,
+  type RunningService,
+  type ServiceStatus,
+} from './server.js';
+export {
+  reconcile,
+  type Reconciliation,
+  type ReconcileOptions,
+  type RowDifference,
+  type TableReconciliation,
+} from './reconcile.js';
+export type {
+  Companion,
+  CompanionContext,
+  ExtractedService,
+  ServiceDefinition,
+  ServiceDeps,
+} from './service.js';
+export type { BatchHandler, RecordSource, SourceKind, SourceStatus } from './sources/source.js';
+export { createConnectorSource, type ConnectorSourceOptions } from './sources/connector.js';
+export { createEmbeddedSource, type EmbeddedSourceOptions } from './sources/embedded.js';
+export { createKafkaSource, type KafkaSourceOptions } from './sources/kafka.js';

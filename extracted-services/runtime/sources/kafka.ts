@@ -1,0 +1,149 @@
+import { Kafka, logLevel as KafkaLogLevel, type Consumer, type IHeaders } from 'kafkajs';
+import type { ChangeRecord } from '../../../cdc/index.js';
+import { createSilentLogger, type Logger } from '../../../common/index.js';
+import { deferred, type BatchHandler, type RecordSource, type SourceStatus } from './source.js';
+
+/** Options of {@link createKafkaSource}. */
+export interface KafkaSourceOptions {
+  readonly brokers: readonly string[];
+  /** Topics to consume (`<topicPrefix>.<schema>.<table>`). */
+  readonly topics: readonly string[];
+  /** Consumer group; a new group starts from the beginning of every topic (backfill). */
+  readonly groupId: string;
+  readonly clientId?: string;
+  readonly logger?: Logger;
+}
+
+/**
+ * Records from Kafka through a consumer group (kafkajs). Each partition batch is handed to the
+ * handler, which applies it and the service's progress in one local transaction; the offsets are
+ * committed to Kafka only after that. A crash between the two redelivers the batch, and the
+ * carried-state helper skips what it already reflects, so the local copy ends the same.
+ *
+ * A new group reads every topic from its beginning: on compacted CDC topics that is a backfill of
+ * every row (cdc/README.md, "Backfill"). Topics that do not exist yet (a table that never changed)
+ * are created, as Kafka's auto-creation would, so the group can join before the connector writes.
+ */
+export function createKafkaSource(options: KafkaSourceOptions): RecordSource {
+  const logger = (options.logger ?? createSilentLogger()).child({
+    source: 'kafka',
+    group: options.groupId,
+  });
+  const kafka = new Kafka({
+    clientId: options.clientId ?? `ficus-${options.groupId}`,
+    brokers: [...options.brokers],
+    logLevel: KafkaLogLevel.NOTHING,
+    connectionTimeout: 3_000,
+  });
+  const done = deferred();
+  const lags = new Map<string, number>();
+  let consumer: Consumer | undefined;
+  let state: SourceStatus['state'] = 'starting';
+  let lastError: string | undefined;
+  let consumed = 0;
+
+  async function createMissingTopics(): Promise<void> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = options.topics.filter((topic) => !existing.has(topic));
+      if (missing.length === 0) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: 1,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        })),
+      });
+      logger.info({ topics: missing }, 'created topics the connector has not written yet');
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async function start(handler: BatchHandler): Promise<void> {
+    await createMissingTopics();
+    consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+    const joined = new Promise<void>((resolve) => {
+      consumer!.on(consumer!.events.GROUP_JOIN, () => {
+        state = 'running';
+        resolve();
+      });
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      lastError = event.payload.error.message;
+      logger.error(
+        { err: event.payload.error, restart: event.payload.restart },
+        'consumer crashed',
+      );
+      if (!event.payload.restart) {
+        state = 'failed';
+        done.reject(event.payload.error);
+      }
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+    await consumer.run({
+      eachBatchAutoResolve: false,
+      eachBatch: async (payload) => {
+        const { batch } = payload;
+        if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
+        const records: ChangeRecord[] = batch.messages.map((message) => ({
+          topic: batch.topic,
+          key: parseJson(message.key) as ChangeRecord['key'],
+          value: parseJson(message.value) as ChangeRecord['value'],
+          ...(message.headers && Object.keys(message.headers).length > 0
+            ? { headers: headersOf(message.headers) }
+            : {}),
+        }));
+        try {
+          await handler(records);
+        } catch (error) {
+          lastError = (error as Error).message;
+          throw error;
+        }
+        payload.resolveOffset(batch.lastOffset());
+        await payload.commitOffsetsIfNecessary();
+        consumed += records.length;
+        lags.set(`${batch.topic}/${batch.partition}`, Number(batch.offsetLag()));
+      },
+    });
+    await joined;
+    logger.info({ topics: options.topics }, 'consuming');
+  }
+
+  return {
+    kind: 'kafka',
+    done: done.promise,
+    start,
+    async stop() {
+      await consumer?.disconnect();
+      if (state !== 'failed') state = 'stopped';
+      done.resolve();
+    },
+    status: () => ({
+      kind: 'kafka',
+      state,
+      eventsBehind: lags.size === 0 ? null : [...lags.values()].reduce((a, b) => a + b, 0),
+      details: { groupId: options.groupId, topics: options.topics, consumed },
+      ...(lastError === undefined ? {} : { error: lastError }),
+    }),
+  };
+}
+
+function parseJson(buffer: Buffer | null): unknown {
+  if (buffer === null || buffer.length === 0) return null;
+  return JSON.parse(buffer.toString('utf8'));
+}
+
+function headersOf(headers: IHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = first.toString();
+  }
+  return out;
+}
