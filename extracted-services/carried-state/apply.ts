@@ -134,6 +134,13 @@ interface RowState {
   deleted: boolean;
 }
 
+/** A row write decided by an apply, not yet sent: `row` null is a delete. */
+interface PlannedWrite {
+  readonly mapping: CompiledMapping;
+  readonly key: readonly JsonValue[];
+  readonly row: LocalRow | null;
+}
+
 /** Creates the helper for `mappings`, storing into `db`. */
 export function createCarriedState(options: CarriedStateOptions): CarriedState {
   const { db } = options;
@@ -188,17 +195,20 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
       await trx.raw('SELECT pg_advisory_xact_lock(?)', [APPLY_LOCK]);
       const rows = await loadStates(trx, work);
       const stateOf = (table: string, keyJson: string) => rows.get(stateKey(table, keyJson));
-      const remember = async (table: string, keyJson: string, state: RowState) => {
+      // Writes are planned in memory and flushed in bulk (before a truncate, and at the end).
+      let plan: PlannedWrite[] = [];
+      const planned = new Map<string, PlannedWrite>();
+      const positions = new Map<string, { table: string; keyJson: string; state: RowState }>();
+      const remember = (table: string, keyJson: string, state: RowState) => {
         rows.set(stateKey(table, keyJson), state);
-        await trx(POSITIONS_TABLE)
-          .insert({
-            local_table: table,
-            key_json: keyJson,
-            position: encodePosition(state.position),
-            deleted: state.deleted,
-          })
-          .onConflict(['local_table', 'key_json'])
-          .merge(['position', 'deleted']);
+        positions.set(stateKey(table, keyJson), { table, keyJson, state });
+      };
+      const flush = async () => {
+        await writePlan(trx, plan);
+        await writePositions(trx, [...positions.values()]);
+        plan = [];
+        planned.clear();
+        positions.clear();
       };
 
       for (const { event, mapping } of work) {
@@ -209,6 +219,7 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
             skipped++;
             continue;
           }
+          await flush();
           await truncate(trx, mapping, position);
           for (const key of [...rows.keys()])
             if (
@@ -216,7 +227,7 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
               comparePositions(rows.get(key)!.position, position) < 0
             )
               rows.delete(key);
-          await remember(mapping.table, TRUNCATE_KEY, { position, deleted: true });
+          remember(mapping.table, TRUNCATE_KEY, { position, deleted: true });
           if (onApplied) changes.push(appliedChange(event, mapping, null, null));
         } else {
           const row = value.op === 'd' ? value.before : value.after;
@@ -239,12 +250,18 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
             continue;
           }
           let written: LocalRow | null = null;
+          const slot = stateKey(mapping.table, keyJson);
           if (value.op === 'd') {
-            await trx(mapping.table).where(mapping.localKey(key)).del();
+            const write: PlannedWrite = { mapping, key, row: null };
+            plan.push(write);
+            planned.set(slot, write);
           } else {
-            written = await upsert(trx, mapping, key, row ?? {});
+            written = await planUpsert(trx, mapping, key, row ?? {}, planned.get(slot));
+            const write: PlannedWrite = { mapping, key, row: written };
+            plan.push(write);
+            planned.set(slot, write);
           }
-          await remember(mapping.table, keyJson, { position, deleted: value.op === 'd' });
+          remember(mapping.table, keyJson, { position, deleted: value.op === 'd' });
           if (onApplied) changes.push(appliedChange(event, mapping, key, written));
         }
         applied++;
@@ -252,6 +269,7 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
           lastApplied = event;
       }
 
+      await flush();
       if (onApplied && changes.length > 0) await onApplied(trx, changes);
       if (applyOptions.consumer !== undefined)
         await trx.raw(
@@ -275,35 +293,124 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
   }
 
   /**
-   * Upserts the mapped row and returns it as written; columns Postgres did not send (TOAST) keep
-   * their local value.
+   * The mapped row as it will be written; columns Postgres did not send (TOAST) keep their value:
+   * from an earlier write to the same row in this batch, else from the local table.
    */
-  async function upsert(
+  async function planUpsert(
     trx: Knex.Transaction,
     mapping: CompiledMapping,
     key: readonly JsonValue[],
     source: NonNullable<ChangeEventValue['after']>,
+    earlier: PlannedWrite | undefined,
   ): Promise<LocalRow> {
     const { row, unavailable } = mapping.toLocal(source);
     if (unavailable.length > 0) {
-      const existing = (await trx(mapping.table)
-        .select(unavailable)
-        .where(mapping.localKey(key))
-        .first()) as Record<string, unknown> | undefined;
-      if (existing) Object.assign(row, existing);
+      const existing =
+        earlier !== undefined
+          ? (earlier.row ?? undefined)
+          : ((await trx(mapping.table).select(unavailable).where(mapping.localKey(key)).first()) as
+              Record<string, unknown> | undefined);
+      if (existing) for (const column of unavailable) row[column] = existing[column];
       else
         logger.warn(
           { table: mapping.table, key, columns: unavailable },
           'unchanged TOAST values for a row the local copy lacks; left at their defaults',
         );
     }
-    const projected = { ...mapping.project(row), ...mapping.localKey(key) };
-    const updates = Object.keys(projected).filter((c) => !mapping.localKeyColumns.includes(c));
+    return { ...mapping.project(row), ...mapping.localKey(key) };
+  }
+
+  /**
+   * Writes the planned rows: the last write of each row, deletes first, then upserts in
+   * multi-row statements. Reordering writes can trip a unique or foreign-key constraint the
+   * local table has (two rows swapping a unique value); then the batch is written again one
+   * write at a time, in source order, inside a savepoint-protected retry.
+   */
+  async function writePlan(trx: Knex.Transaction, plan: readonly PlannedWrite[]): Promise<void> {
+    if (plan.length === 0) return;
+    const last = new Map<string, PlannedWrite>();
+    for (const write of plan)
+      last.set(stateKey(write.mapping.table, JSON.stringify(write.key)), write);
+    try {
+      await trx.transaction(async (savepoint) => {
+        await writeInBulk(savepoint, [...last.values()]);
+      });
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code !== '23505' && code !== '23503') throw error;
+      logger.debug({ code }, 'bulk write tripped a constraint; writing in source order');
+      for (const write of plan) await writeOne(trx, write);
+    }
+  }
+
+  async function writeInBulk(trx: Knex.Transaction, writes: readonly PlannedWrite[]) {
+    const deletes = new Map<CompiledMapping, LocalRow[]>();
+    const upserts = new Map<string, { mapping: CompiledMapping; rows: LocalRow[] }>();
+    for (const write of writes) {
+      if (write.row === null) {
+        const list = deletes.get(write.mapping) ?? [];
+        list.push(write.mapping.localKey(write.key));
+        deletes.set(write.mapping, list);
+      } else {
+        // One statement per table and column set (a projection may add columns to some rows).
+        const shape = `${write.mapping.table}\u0000${Object.keys(write.row).sort().join(',')}`;
+        const group = upserts.get(shape) ?? { mapping: write.mapping, rows: [] };
+        group.rows.push(write.row);
+        upserts.set(shape, group);
+      }
+    }
+    for (const [mapping, keys] of deletes) {
+      const columns = [...mapping.localKeyColumns];
+      for (let i = 0; i < keys.length; i += 1000)
+        await trx(mapping.table)
+          .whereIn(
+            columns,
+            keys.slice(i, i + 1000).map((key) => columns.map((c) => key[c]) as Knex.Value[]),
+          )
+          .del();
+    }
+    for (const { mapping, rows } of upserts.values()) {
+      const columns = Object.keys(rows[0]!);
+      const perStatement = Math.max(1, Math.floor(30_000 / columns.length));
+      for (let i = 0; i < rows.length; i += perStatement)
+        await upsertRows(trx, mapping, rows.slice(i, i + perStatement));
+    }
+  }
+
+  async function writeOne(trx: Knex.Transaction, write: PlannedWrite): Promise<void> {
+    if (write.row === null)
+      await trx(write.mapping.table).where(write.mapping.localKey(write.key)).del();
+    else await upsertRows(trx, write.mapping, [write.row]);
+  }
+
+  async function upsertRows(
+    trx: Knex.Transaction,
+    mapping: CompiledMapping,
+    rows: readonly LocalRow[],
+  ): Promise<void> {
+    const updates = Object.keys(rows[0]!).filter((c) => !mapping.localKeyColumns.includes(c));
     const insert = trx(mapping.table)
-      .insert(projected)
+      .insert(rows)
       .onConflict([...mapping.localKeyColumns]);
     await (updates.length > 0 ? insert.merge(updates) : insert.ignore());
-    return projected;
+  }
+
+  async function writePositions(
+    trx: Knex.Transaction,
+    entries: readonly { table: string; keyJson: string; state: RowState }[],
+  ): Promise<void> {
+    for (let i = 0; i < entries.length; i += 5000)
+      await trx(POSITIONS_TABLE)
+        .insert(
+          entries.slice(i, i + 5000).map(({ table, keyJson, state }) => ({
+            local_table: table,
+            key_json: keyJson,
+            position: encodePosition(state.position),
+            deleted: state.deleted,
+          })),
+        )
+        .onConflict(['local_table', 'key_json'])
+        .merge(['position', 'deleted']);
   }
 
   /** Removes every row the truncate saw (rows set by later events stay). */

@@ -44,10 +44,14 @@ function pool(applicationName: string): Knex {
 beforeAll(async () => {
   source = await createCdcDatabase();
   await source.sql('CREATE TABLE stock (id int PRIMARY KEY, level int NOT NULL)');
+  await source.sql('CREATE TABLE codes (id int PRIMARY KEY, code text NOT NULL UNIQUE)');
   cdc = await startTestConnector(source.url);
   await source.sql('INSERT INTO stock VALUES (1, 10)');
   await source.sql('UPDATE stock SET level = 20 WHERE id = 1');
-  await cdc.waitFor((records) => records.filter((r) => isChangeEventValue(r.value)).length === 2);
+  await cdc.waitFor(
+    (records) =>
+      records.filter((r) => r.topic.endsWith('.stock') && isChangeEventValue(r.value)).length === 2,
+  );
   service = await createTestDatabase('concurrency');
   const setup = pool('setup');
   await setup.schema.createTable('stock', (t) => {
@@ -65,7 +69,9 @@ afterAll(async () => {
 });
 
 it('keeps the newer row when an older event is applied while the newer one commits', async () => {
-  const changes = cdc.records.filter((r) => isChangeEventValue(r.value));
+  const changes = cdc.records.filter(
+    (r) => r.topic.endsWith('.stock') && isChangeEventValue(r.value),
+  );
   const [insert, update] = changes as [ChangeRecord, ChangeRecord];
   const successor = createCarriedState({ db: pool('successor'), mappings: [MAPPING] });
   const zombie = createCarriedState({ db: pool('zombie'), mappings: [MAPPING] });
@@ -90,4 +96,36 @@ it('keeps the newer row when an older event is applied while the newer one commi
 
   const rows = await observer('stock').select('id', 'level');
   expect(rows).toEqual([{ id: 1, level: 20 }]);
+});
+
+it('writes a batch whose rows swap a value the local table keeps unique', async () => {
+  await source.sql("INSERT INTO codes VALUES (1, 'A'), (2, 'B')");
+  await source.sql(`BEGIN;
+    UPDATE codes SET code = 'swap' WHERE id = 1;
+    UPDATE codes SET code = 'A' WHERE id = 2;
+    UPDATE codes SET code = 'B' WHERE id = 1;
+    COMMIT`);
+  await cdc.waitFor(
+    (records) => records.filter((r) => r.topic.endsWith('.codes') && r.value !== null).length === 5,
+  );
+  const db = pool('codes');
+  await db.schema.createTable('codes', (t) => {
+    t.integer('id').primary();
+    t.text('code').notNullable().unique();
+  });
+  const mapping: TableMapping = {
+    source: 'public.codes',
+    table: 'codes',
+    key: ['id'],
+    columns: ['id', 'code'],
+  };
+  const carried = createCarriedState({ db, mappings: [mapping] });
+  const records = cdc.records.filter((r) => r.topic.endsWith('.codes'));
+  expect(await carried.apply(records.slice(0, 2))).toEqual({ applied: 2, skipped: 0 });
+  // One batch: written in bulk, row 1 would take 'B' while row 2 still holds it.
+  expect(await carried.apply(records.slice(2))).toEqual({ applied: 3, skipped: 0 });
+  expect(await db('codes').select('id', 'code').orderBy('id')).toEqual([
+    { id: 1, code: 'B' },
+    { id: 2, code: 'A' },
+  ]);
 });
