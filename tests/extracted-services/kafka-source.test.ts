@@ -10,16 +10,19 @@ import { createKafkaSink } from '../../cdc/index.js';
 import {
   CATALOG_DEFINITION,
   createKafkaSource,
+  NOTIFICATIONS_DEFINITION,
   reconcile,
   startExtractedService,
   type Reconciliation,
   type RunningService,
 } from '../../extracted-services/index.js';
 import {
+  createLegacyApp,
   createLegacyDatabase,
   migrateLegacyDatabase,
   seedLegacyDatabase,
 } from '../../legacy-monolith/index.js';
+import request from 'supertest';
 import {
   createCdcDatabase,
   startTestConnector,
@@ -48,8 +51,8 @@ async function serviceDatabase(): Promise<{ url: string; db: Knex }> {
   return { url: database.url, db };
 }
 
-function topics(): string[] {
-  return CATALOG_DEFINITION.sourceTables.map((table) => `${topicPrefix}.${table}`);
+function topics(definition = CATALOG_DEFINITION): string[] {
+  return definition.sourceTables.map((table) => `${topicPrefix}.${table}`);
 }
 
 async function compare(db: Knex, settleMs = 0): Promise<Reconciliation> {
@@ -117,7 +120,10 @@ describe.skipIf(!brokers)(
       topicPrefix = uniqueName('svc').replace('-', '_');
       cdc = await startTestConnector(source.url, {
         topicPrefix,
-        tableIncludeList: CATALOG_DEFINITION.sourceTables.map((t) => `^${t.replace('.', '\\.')}$`),
+        tableIncludeList: [
+          ...CATALOG_DEFINITION.sourceTables,
+          ...NOTIFICATIONS_DEFINITION.sourceTables,
+        ].map((t) => `^${t.replace('.', '\\.')}$`),
         sink: createKafkaSink({ brokers: brokers! }),
       });
       const before = cdc.connector.status().totalEvents;
@@ -228,5 +234,68 @@ describe.skipIf(!brokers)(
         `crash: copy after SIGKILL had ${partial.tables.map((t) => `${t.table} ${t.carriedRows}/${t.sourceRows}`).join(', ')}; resumed to in sync`,
       );
     }, 240_000);
+
+    it('notifies each order once when a second consumer group replays every topic into the same service', async () => {
+      const { url, db } = await serviceDatabase();
+      const started = await startExtractedService({
+        definition: NOTIFICATIONS_DEFINITION,
+        databaseUrl: url,
+        port: 0,
+        source: createKafkaSource({
+          brokers: brokers!,
+          topics: topics(NOTIFICATIONS_DEFINITION),
+          groupId: uniqueName('notify'),
+        }),
+      });
+      running.push(started);
+      const monolith = createLegacyApp({ db: monolithDb });
+      const buyers = await monolithDb('members').orderBy('balance', 'desc').limit(5).pluck('id');
+      const [cheapest] = await monolithDb('products')
+        .where('stock', '>', 10)
+        .orderBy('price')
+        .limit(1)
+        .pluck('id');
+      const orders: number[] = [];
+      for (const memberId of buyers) {
+        const res = await request(monolith)
+          .post('/orders')
+          .send({ memberId, items: [{ productId: cheapest, quantity: 1 }] });
+        expect(res.status, res.text).toBe(201);
+        orders.push((res.body as { id: number }).id);
+      }
+      const sent = async () =>
+        db('notifications')
+          .select<{ kind: string; order_id: number }[]>('kind', 'order_id')
+          .orderBy(['order_id', 'kind']);
+      const expected = orders.flatMap((id) => [
+        { kind: 'order-paid', order_id: id },
+        { kind: 'order-placed', order_id: id },
+      ]);
+      await waitUntil(async () => (await sent()).length >= expected.length, 60_000);
+      expect(await sent()).toEqual(expected);
+
+      const replay = await startExtractedService({
+        definition: NOTIFICATIONS_DEFINITION,
+        databaseUrl: url,
+        port: 0,
+        source: createKafkaSource({
+          brokers: brokers!,
+          topics: topics(NOTIFICATIONS_DEFINITION),
+          groupId: uniqueName('notify-replay'),
+        }),
+      });
+      running.push(replay);
+      const published = started.service.carried.lag().eventsApplied;
+      await waitUntil(async () => {
+        const s = await replay.status();
+        return (s.source?.details.consumed as number) >= published && s.source?.eventsBehind === 0;
+      }, 60_000);
+      expect(replay.service.carried.lag().eventsApplied).toBe(0);
+      expect(await sent()).toEqual(expected);
+      const { mappings } = NOTIFICATIONS_DEFINITION.create({ db });
+      expect((await reconcile({ db, sourceDb: monolithDb, mappings, settleMs: 0 })).inSync).toBe(
+        true,
+      );
+    }, 180_000);
   },
 );

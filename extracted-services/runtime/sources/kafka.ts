@@ -65,7 +65,13 @@ export function createKafkaSource(options: KafkaSourceOptions): RecordSource {
 
   async function start(handler: BatchHandler): Promise<void> {
     await createMissingTopics();
-    consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+    consumer = kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      // A crashed instance's partitions move to another after 10 s rather than kafkajs's 30 s.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+    });
     const joined = new Promise<void>((resolve) => {
       consumer!.on(consumer!.events.GROUP_JOIN, () => {
         state = 'running';
