@@ -249,8 +249,11 @@ describe.skipIf(!brokers)(
       });
       running.push(started);
       const monolith = createLegacyApp({ db: monolithDb });
-      const buyers = await monolithDb('members').orderBy('balance', 'desc').limit(5).pluck('id');
-      const [cheapest] = await monolithDb('products')
+      const buyers: number[] = await monolithDb('members')
+        .orderBy('balance', 'desc')
+        .limit(5)
+        .pluck('id');
+      const [cheapest]: number[] = await monolithDb('products')
         .where('stock', '>', 10)
         .orderBy('price')
         .limit(1)
@@ -259,7 +262,7 @@ describe.skipIf(!brokers)(
       for (const memberId of buyers) {
         const res = await request(monolith)
           .post('/orders')
-          .send({ memberId, items: [{ productId: cheapest, quantity: 1 }] });
+          .send({ memberId, items: [{ productId: cheapest!, quantity: 1 }] });
         expect(res.status, res.text).toBe(201);
         orders.push((res.body as { id: number }).id);
       }
