@@ -249,15 +249,15 @@ describe.skipIf(!brokers)(
       });
       running.push(started);
       const monolith = createLegacyApp({ db: monolithDb });
-      const buyers: number[] = await monolithDb('members')
+      const buyers = await monolithDb('members')
         .orderBy('balance', 'desc')
         .limit(5)
-        .pluck('id');
-      const [cheapest]: number[] = await monolithDb('products')
+        .pluck<number[]>('id');
+      const [cheapest] = await monolithDb('products')
         .where('stock', '>', 10)
         .orderBy('price')
         .limit(1)
-        .pluck('id');
+        .pluck<number[]>('id');
       const orders: number[] = [];
       for (const memberId of buyers) {
         const res = await request(monolith)
