@@ -16,6 +16,24 @@ export {
 export * from './store/index.js';
 export { createMemoryRouteStore } from './store/memory-store.js';
 
-export { createAdminClient } from './admin/index.js';
+export {
+  createAdminClient,
+  DASHBOARD_HEADER,
+  SESSION_COOKIE,
+  type DashboardSession,
+} from './admin/index.js';
+export type {
+  CdcReport,
+  Dashboard,
+  DashboardSettings,
+  MismatchSummary,
+  Overview,
+  OverviewRoute,
+  Reconciliation,
+  RouteSeries,
+  ServiceReport,
+  SyncReport,
+} from './dashboard/index.js';
+export { templateOf, type UnclaimedReport, type UnclaimedTemplate } from './unclaimed/index.js';
 export { normalizePath, InvalidPathError } from './path.js';
 export { canaryBucket, FORCE_HEADER } from './canary.js';

@@ -1,6 +1,6 @@
 /**
  * The gateway: every request goes through here. Requests under /_ficus/ are the gateway's own
- * (health, metrics, admin API) and are never proxied; every other request is matched against the
+ * (health, metrics, admin API, dashboard) and are never proxied; every other request is matched against the
  * route table and sent to the monolith, the new service, or both:
  *
  *   request ─▶ normalise path ─▶ match route ─┬─ legacy ─────────────▶ monolith
@@ -13,8 +13,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createSilentLogger, FicusError, type Logger } from '../common/index.js';
-import { createAdminRouter } from './admin/index.js';
+import { createAdminRouter, createSessionSigner } from './admin/index.js';
 import { FORCE_HEADER, isOnNewSide } from './canary.js';
+import {
+  createDashboard,
+  createTrafficSeries,
+  type Dashboard,
+  type DashboardSettings,
+} from './dashboard/index.js';
 import { createGuard } from './guard.js';
 import { createGatewayMetrics, type GatewayMetrics, type Side } from './metrics.js';
 import { InvalidPathError, splitTarget } from './path.js';
@@ -29,6 +35,7 @@ import {
 } from './route-table/index.js';
 import { compareResponses, createMismatchLog, type CapturedResponse } from './shadow/index.js';
 import type { RouteStore, RouteTableVersion } from './store/index.js';
+import { createUnclaimedPaths } from './unclaimed/index.js';
 
 /** What createGateway needs. */
 export interface GatewayOptions {
@@ -39,12 +46,18 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** Largest response body captured for shadow comparison (default 1 MiB). */
   readonly shadowCaptureBytes?: number;
+  /** The dashboard at /_ficus/: where CDC reports its status, live-stream intervals. */
+  readonly dashboard?: DashboardSettings & {
+    /** Path templates of unclaimed traffic kept at most (default 500). */
+    readonly maxUnclaimedTemplates?: number;
+  };
 }
 
 /** A running gateway (not yet listening until `listen`). */
 export interface Gateway {
   readonly app: express.Express;
   readonly metrics: GatewayMetrics;
+  readonly dashboard: Dashboard;
   listen(port: number, host?: string): Promise<{ url: string; port: number }>;
   close(): Promise<void>;
 }
@@ -57,6 +70,11 @@ const GATEWAY_PREFIX = /^\/_ficus/i;
 
 const isServerError = (status: number): boolean => status >= 500;
 
+/** The status the client got (a gateway error's own status when the upstream failed). */
+function statusOf(outcome: Exclude<ForwardOutcome, { kind: 'client-gone' }>): number {
+  return outcome.kind === 'response' ? outcome.status : outcome.error.statusCode;
+}
+
 /** Creates the gateway over a route store. */
 export function createGateway(options: GatewayOptions): Gateway {
   const logger = options.logger ?? createSilentLogger();
@@ -67,6 +85,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   const mismatches = createMismatchLog();
   const captureLimit = options.shadowCaptureBytes ?? 1024 * 1024;
   const ensureRequestIdentity = createRequestIdentity();
+  const series = createTrafficSeries();
+  const unclaimed = createUnclaimedPaths(
+    options.dashboard?.maxUnclaimedTemplates === undefined
+      ? {}
+      : { maxTemplates: options.dashboard.maxUnclaimedTemplates },
+  );
+  const sessions = createSessionSigner({ token: options.adminToken });
 
   let table: RouteTable = store.current().table;
   let matcher: RouteMatcher = compileRoutes(table);
@@ -96,7 +121,19 @@ export function createGateway(options: GatewayOptions): Gateway {
     for (const removed of previous.keys()) {
       guard.reset(removed);
       mismatches.forget(removed);
+      series.forget(removed);
     }
+  });
+  const dashboard = createDashboard({
+    ...options.dashboard,
+    store,
+    guard,
+    mismatches,
+    series,
+    unclaimed,
+    sessions,
+    unmatchedRoute: UNMATCHED,
+    logger: logger.child({ part: 'dashboard' }),
   });
 
   const app = express();
@@ -117,7 +154,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       store,
       token: options.adminToken,
       logger,
+      sessions,
       extra: (router) => {
+        dashboard.mountApi(router);
         router.get('/stats', (_req, res) => {
           res.json({
             routes: table.routes.map((route) => ({
@@ -145,6 +184,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       },
     }),
   );
+  app.use('/_ficus', dashboard.page);
   // Nothing under /_ficus/ is ever proxied.
   app.use('/_ficus', (_req, res) => {
     sendError(
@@ -195,6 +235,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (!compiled) {
       const outcome = await engine.forward(req, res, { target: current.legacy, timeoutMs: 30_000 });
       record(UNMATCHED, 'legacy', outcome, started);
+      if (outcome.kind !== 'client-gone') unclaimed.record(method, path, statusOf(outcome));
       return;
     }
     const routeConfig = compiled.route;
@@ -313,11 +354,18 @@ export function createGateway(options: GatewayOptions): Gateway {
         );
       } catch (error) {
         observeNewSide(routeConfig, false, candidateStarted);
+        series.observe(routeConfig.id, 'shadow', 502, performance.now() - candidateStarted);
         mismatches.recordError(routeConfig.id, requestCopy, (error as Error).message);
         metrics.shadow(routeConfig.id, 'error');
         return;
       }
       observeNewSide(routeConfig, candidate.status < 500, candidateStarted);
+      series.observe(
+        routeConfig.id,
+        'shadow',
+        candidate.status,
+        performance.now() - candidateStarted,
+      );
       const comparison = compareResponses(primary, candidate, routeConfig.shadow);
       mismatches.record(routeConfig.id, requestCopy, primary, candidate, comparison);
       metrics.shadow(routeConfig.id, comparison.match ? 'match' : 'mismatch');
@@ -337,14 +385,17 @@ export function createGateway(options: GatewayOptions): Gateway {
   /** Counts an exchange in the route's metrics (a client that left is not counted). */
   function record(routeId: string, side: Side, outcome: ForwardOutcome, started: number): void {
     if (outcome.kind === 'client-gone') return;
-    const status = outcome.kind === 'response' ? outcome.status : outcome.error.statusCode;
-    metrics.side(routeId, side).observe(status, (performance.now() - started) / 1000);
+    const status = statusOf(outcome);
+    const elapsedMs = performance.now() - started;
+    metrics.side(routeId, side).observe(status, elapsedMs / 1000);
+    series.observe(routeId, side, status, elapsedMs);
   }
 
   let server: http.Server | undefined;
   return {
     app,
     metrics,
+    dashboard,
     async listen(port, host = '127.0.0.1') {
       server = http.createServer({ keepAliveTimeout: 65_000 }, handle);
       await new Promise<void>((resolve, reject) => {
@@ -356,6 +407,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
     async close() {
       unsubscribe();
+      dashboard.close();
       if (server) {
         const closing = new Promise<void>((resolve) => server!.close(() => resolve()));
         server.closeIdleConnections();

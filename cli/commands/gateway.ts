@@ -24,6 +24,16 @@ const gatewayConfigSchema = z.object({
   adminToken: z
     .string()
     .min(16, 'must be at least 16 characters (generate one with: openssl rand -hex 24)'),
+  cdcStatusUrl: z
+    .string()
+    .refine((value) => {
+      try {
+        return ['http:', 'https:'].includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    }, 'must be an http:// or https:// URL, such as http://127.0.0.1:3200/status')
+    .optional(),
   logLevel: logLevelSchema.default('info'),
 });
 
@@ -36,15 +46,17 @@ const gatewayEnv = {
   port: 'FICUS_GATEWAY_PORT',
   host: 'FICUS_GATEWAY_HOST',
   adminToken: 'FICUS_ADMIN_TOKEN',
+  cdcStatusUrl: 'FICUS_CDC_STATUS_URL',
   logLevel: 'FICUS_LOG_LEVEL',
 };
 
 const help = `Usage: ficus gateway --routes routes.yaml [options]
 
 Runs the ficus gateway: every request goes to the legacy monolith or to a new service as the
-route table says (modes legacy, shadow, canary, new). Under /_ficus/: the admin API
-(/_ficus/api/..., needs Authorization: Bearer $FICUS_ADMIN_TOKEN), Prometheus metrics
-(/_ficus/metrics) and health (/_ficus/health); nothing there is ever proxied.
+route table says (modes legacy, shadow, canary, new). Under /_ficus/: the migration
+dashboard (/_ficus/, sign in with the admin token), the admin API (/_ficus/api/..., needs
+Authorization: Bearer $FICUS_ADMIN_TOKEN), Prometheus metrics (/_ficus/metrics) and health
+(/_ficus/health); nothing there is ever proxied.
 
 Options:
   --routes FILE               the route table (YAML); edits reload without a restart
@@ -54,6 +66,9 @@ Options:
                                                           env FICUS_ROUTES_DATABASE_URL
   --port N                    port to listen on (default 8080)  env FICUS_GATEWAY_PORT
   --host ADDR                 address to bind (default 127.0.0.1) env FICUS_GATEWAY_HOST
+  --cdc-status-url URL        the CDC connector's status endpoint, shown on the dashboard
+                              (e.g. http://127.0.0.1:3200/status)
+                                                          env FICUS_CDC_STATUS_URL
   --config FILE               YAML file with any of these settings (camelCase keys)
   --log-level LEVEL           fatal|error|warn|info|debug|trace|silent (default info)
                                                           env FICUS_LOG_LEVEL
@@ -73,6 +88,7 @@ export async function parseGatewayArgs(
     'routes-database-url': { type: 'string' },
     port: { type: 'string' },
     host: { type: 'string' },
+    'cdc-status-url': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -86,6 +102,7 @@ export async function parseGatewayArgs(
       routesDatabaseUrl: flags['routes-database-url'],
       port: flags.port,
       host: flags.host,
+      cdcStatusUrl: flags['cdc-status-url'],
       logLevel: flags['log-level'],
     },
   });
@@ -110,14 +127,22 @@ export const gatewayCommand: Command = {
           file: config.routes,
           logger: logger.child({ part: 'routes' }),
         });
-    const gateway = createGateway({ store, adminToken: config.adminToken, logger });
+    const gateway = createGateway({
+      store,
+      adminToken: config.adminToken,
+      logger,
+      ...(config.cdcStatusUrl ? { dashboard: { cdcStatusUrl: config.cdcStatusUrl } } : {}),
+    });
     const { url } = await gateway.listen(config.port, config.host).catch((error: unknown) => {
       throw new ConfigError(
         `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}; choose another port with --port or FICUS_GATEWAY_PORT`,
         { cause: error },
       );
     });
-    logger.info({ url, routes: store.current().table.routes.length }, 'gateway listening');
+    logger.info(
+      { url, dashboard: `${url}/_ficus/`, routes: store.current().table.routes.length },
+      'gateway listening',
+    );
     stopOnSignal([() => store.close(), () => gateway.close()], logger);
   },
 };

@@ -7,6 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { ConfigError, FicusError, type Logger } from '../../common/index.js';
+import { DASHBOARD_HEADER, type SessionSigner } from './session.js';
 
 /** The request carried no admin token, or the wrong one. */
 export class UnauthorizedError extends FicusError {
@@ -24,12 +25,26 @@ export function isAdminToken(given: string, token: string): boolean {
   return timingSafeEqual(digest(given), digest(token));
 }
 
+/** A cookie-authenticated write without the dashboard header (see session.ts). */
+export class ForbiddenError extends FicusError {
+  constructor(message: string) {
+    super('FICUS_FORBIDDEN', message, { statusCode: 403 });
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /**
  * Answers 401 with `WWW-Authenticate: Bearer` and a JSON error body unless the request carries
- * `Authorization: Bearer <token>`.
+ * `Authorization: Bearer <token>` or, with `sessions`, a genuine dashboard session cookie. The
+ * session is left in `res.locals.ficusSession` for the actor of changes.
  */
-export function requireAdminToken(options: { token: string; logger: Logger }): RequestHandler {
-  const { token, logger } = options;
+export function requireAdminToken(options: {
+  token: string;
+  logger: Logger;
+  sessions?: SessionSigner;
+}): RequestHandler {
+  const { token, logger, sessions } = options;
   if (!token.trim()) {
     throw new ConfigError('the admin token is empty; set FICUS_ADMIN_TOKEN to a long random value');
   }
@@ -37,6 +52,19 @@ export function requireAdminToken(options: { token: string; logger: Logger }): R
     const header = req.get('authorization');
     const given = header ? /^Bearer +(\S+) *$/i.exec(header)?.[1] : undefined;
     if (given !== undefined && isAdminToken(given, token)) {
+      next();
+      return;
+    }
+    const session = header === undefined ? sessions?.verify(req.get('cookie')) : undefined;
+    if (session) {
+      if (!SAFE_METHODS.has(req.method) && req.get(DASHBOARD_HEADER) !== '1') {
+        const error = new ForbiddenError(
+          `a change made with the dashboard session cookie must carry the header ${DASHBOARD_HEADER}: 1`,
+        );
+        res.status(403).json({ error: { code: error.code, message: error.message } });
+        return;
+      }
+      res.locals.ficusSession = session;
       next();
       return;
     }

@@ -1,10 +1,22 @@
 export {
+  actorOf,
   AdminRequestError,
   createAdminRouter,
   DEFAULT_ACTOR,
   type AdminRouterOptions,
 } from './routes-api.js';
-export { isAdminToken, requireAdminToken, UnauthorizedError } from './auth.js';
+export { ForbiddenError, isAdminToken, requireAdminToken, UnauthorizedError } from './auth.js';
+export {
+  cookieValue,
+  createSessionSigner,
+  DASHBOARD_HEADER,
+  SESSION_COOKIE,
+  SESSION_TTL_MS,
+  sessionCookie,
+  type DashboardSession,
+  type SessionSigner,
+  type SessionSignerOptions,
+} from './session.js';
 export {
   AdminClientError,
   createAdminClient,

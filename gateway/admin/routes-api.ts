@@ -29,6 +29,7 @@ import {
 import { RouteTableError, ROUTE_MODES } from '../route-table/index.js';
 import { VersionNotFoundError, type RouteStore } from '../store/index.js';
 import { requireAdminToken } from './auth.js';
+import type { DashboardSession, SessionSigner } from './session.js';
 
 /** What {@link createAdminRouter} needs. */
 export interface AdminRouterOptions {
@@ -41,6 +42,8 @@ export interface AdminRouterOptions {
   extra?: (router: Router) => void;
   /** Largest JSON body accepted. Default `1mb`. */
   bodyLimit?: string;
+  /** Also accept dashboard session cookies signed by this (see session.ts). */
+  sessions?: SessionSigner;
 }
 
 /** A request the admin API cannot act on; `field` names what is wrong. */
@@ -98,7 +101,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     res.set('Cache-Control', 'no-store');
     next();
   });
-  router.use(requireAdminToken({ token: options.token, logger }));
+  router.use(requireAdminToken({ token: options.token, logger, sessions: options.sessions }));
   router.use(express.json({ limit: options.bodyLimit ?? '1mb' }));
 
   router
@@ -198,9 +201,13 @@ function readBody<T>(req: Request, schema: z.ZodType<T>): T {
   throw new AdminRequestError(field, message);
 }
 
-function actorOf(req: Request): string {
+/** The X-Ficus-Actor header, else the dashboard session's actor, else {@link DEFAULT_ACTOR}. */
+export function actorOf(req: Request): string {
   const header = req.get(ACTOR_HEADER)?.trim();
-  if (!header) return DEFAULT_ACTOR;
+  if (!header) {
+    const session = req.res?.locals.ficusSession as DashboardSession | undefined;
+    return session?.actor ?? DEFAULT_ACTOR;
+  }
   if (header.length > 100) {
     throw new AdminRequestError('X-Ficus-Actor', 'X-Ficus-Actor must be at most 100 characters');
   }
