@@ -20,14 +20,29 @@ import {
   createEmbeddedSink,
   createKafkaSink,
   startConnectorWithStatus,
+  type EmbeddedSink,
   type Sink,
 } from '../../cdc/index.js';
+import {
+  createEmbeddedSource,
+  createKafkaSource,
+  SERVICE_DEFINITIONS,
+  startExtractedService,
+  type RunningService,
+} from '../../extracted-services/index.js';
 import { createFileRouteStore, createGateway } from '../../gateway/index.js';
 import { LEGACY_TABLES, startLegacyMonolith } from '../../legacy-monolith/index.js';
 
 import type { Command } from '../command.js';
 import { parseFlags } from '../command.js';
-import { logLevelSchema, portSchema, postgresUrlSchema, resolveConfig } from '../config.js';
+import {
+  booleanSchema,
+  logLevelSchema,
+  portSchema,
+  postgresUrlSchema,
+  resolveConfig,
+} from '../config.js';
+import { startDemoTraffic } from '../demo-traffic.js';
 import { closeAll, stopOnSignal, type Closer } from '../lifecycle.js';
 
 const demoConfigSchema = z.object({
@@ -36,7 +51,14 @@ const demoConfigSchema = z.object({
   legacyPort: portSchema.default(3000),
   cdcStatusPort: portSchema.default(3200),
   gatewayPort: portSchema.default(8080),
+  servicesPort: portSchema.default(3101),
   adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+  traffic: booleanSchema.default(false),
+  trafficRate: z.coerce
+    .number({ error: 'must be a number' })
+    .positive('must be more than 0')
+    .max(1000, 'must be at most 1000')
+    .default(8),
 
   kafkaBrokers: z
     .string()
@@ -57,8 +79,9 @@ const help = `Usage: ficus demo [options]
 
 Runs the whole reference system on this machine: an embedded Postgres (wal_level=logical),
 the legacy monolith on it, CDC streaming the monolith's row changes as Debezium events
-(in-process, or to Kafka when KAFKA_BROKERS is set), and the gateway in front of it all with
-an example route table (every route on legacy), and prints every URL. Ctrl-C stops
+(in-process, or to Kafka when KAFKA_BROKERS is set), the extracted services (catalog,
+reviews, notifications), each on its own database and fed by those events, and the gateway
+in front of it all with an example route table (every route on legacy), and prints every URL. Ctrl-C stops
 everything. The data and the route table stay in the data directory, so the next run starts
 where this one stopped.
 
@@ -74,8 +97,16 @@ Options:
                                                         env FICUS_CDC_STATUS_PORT
   --gateway-port N      port of the gateway (default 8080)
                                                         env FICUS_GATEWAY_PORT
+  --services-port N     port of the first extracted service; the others follow
+                        (default 3101: catalog 3101, reviews 3102, notifications
+                        3103; 0 = any free ports)       env FICUS_SERVICES_PORT
   (environment only)    admin token of the gateway (default: a new one, printed)
                                                         env FICUS_ADMIN_TOKEN
+  --traffic             send storefront traffic through the gateway (members browsing,
+                        reviewing and ordering) so the dashboard moves
+                                                        env FICUS_DEMO_TRAFFIC
+  --traffic-rate N      requests per second of --traffic (default 8)
+                                                        env FICUS_DEMO_TRAFFIC_RATE
 
   (environment only)    Kafka brokers for CDC, host:port,... (default: the in-process sink)
                                                         env KAFKA_BROKERS
@@ -90,7 +121,10 @@ const demoEnv = {
   cdcStatusPort: 'FICUS_CDC_STATUS_PORT',
   kafkaBrokers: 'KAFKA_BROKERS',
   gatewayPort: 'FICUS_GATEWAY_PORT',
+  servicesPort: 'FICUS_SERVICES_PORT',
   adminToken: 'FICUS_ADMIN_TOKEN',
+  traffic: 'FICUS_DEMO_TRAFFIC',
+  trafficRate: 'FICUS_DEMO_TRAFFIC_RATE',
   logLevel: 'FICUS_LOG_LEVEL',
 };
 
@@ -102,6 +136,9 @@ export function parseDemoArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
     'legacy-port': { type: 'string' },
     'cdc-status-port': { type: 'string' },
     'gateway-port': { type: 'string' },
+    'services-port': { type: 'string' },
+    traffic: { type: 'boolean' },
+    'traffic-rate': { type: 'string' },
 
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -115,6 +152,9 @@ export function parseDemoArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
       legacyPort: flags['legacy-port'],
       cdcStatusPort: flags['cdc-status-port'],
       gatewayPort: flags['gateway-port'],
+      servicesPort: flags['services-port'],
+      traffic: flags.traffic,
+      trafficRate: flags['traffic-rate'],
 
       logLevel: flags['log-level'],
     },
@@ -145,11 +185,27 @@ async function startDemo(config: DemoConfig, logger: Logger, closers: Closer[]):
   await assertPortFree(config.legacyPort, 'legacy monolith', 'FICUS_LEGACY_PORT');
   await assertPortFree(config.cdcStatusPort, 'CDC status endpoint', 'FICUS_CDC_STATUS_PORT');
   await assertPortFree(config.gatewayPort, 'gateway', 'FICUS_GATEWAY_PORT');
+  for (const [i, definition] of SERVICE_DEFINITIONS.entries())
+    if (config.servicesPort !== 0)
+      await assertPortFree(
+        config.servicesPort + i,
+        `${definition.name} service`,
+        'FICUS_SERVICES_PORT',
+      );
 
   let legacyDatabaseUrl = config.databaseUrl;
   let postgresLine: string;
+  /** The URL of a database of its own for each service, on the same server. */
+  let databaseFor: (name: string) => Promise<string>;
   if (legacyDatabaseUrl) {
     postgresLine = `external Postgres      ${redact(legacyDatabaseUrl)}`;
+    const external = legacyDatabaseUrl;
+    databaseFor = async (name) => {
+      await ensureDatabase(external, `ficus_${name}`);
+      const url = new URL(external);
+      url.pathname = `/ficus_${name}`;
+      return url.toString();
+    };
   } else {
     const wanted = path.join(config.dataDir, 'postgres');
     const { dir, moved } = await reachableDataDir(wanted);
@@ -161,6 +217,10 @@ async function startDemo(config: DemoConfig, logger: Logger, closers: Closer[]):
     closers.push(() => postgres.stop());
     await ensureDatabase(postgres.url, 'legacy');
     legacyDatabaseUrl = postgres.urlFor('legacy');
+    databaseFor = async (name) => {
+      await ensureDatabase(postgres.url, name);
+      return postgres.urlFor(name);
+    };
     postgresLine = `embedded Postgres      ${legacyDatabaseUrl}  (data in ${dir})`;
   }
 
@@ -171,14 +231,47 @@ async function startDemo(config: DemoConfig, logger: Logger, closers: Closer[]):
   });
   closers.push(() => monolith.close());
 
-  const cdc = await startDemoCdc(config, legacyDatabaseUrl, logger.child({ part: 'cdc' }));
-  closers.push(cdc.close);
+  const cdc = createDemoCdc(config, legacyDatabaseUrl, logger.child({ part: 'cdc' }));
+  // Services subscribe before the connector starts, so they see its first snapshot.
+  const services: RunningService[] = [];
+  for (const [i, definition] of SERVICE_DEFINITIONS.entries()) {
+    const serviceLogger = logger.child({ part: definition.name });
+    const service = await startExtractedService({
+      definition,
+      databaseUrl: await databaseFor(definition.name),
+      sourceDatabaseUrl: legacyDatabaseUrl,
+      port: config.servicesPort === 0 ? 0 : config.servicesPort + i,
+      source:
+        cdc.sink.kind === 'embedded'
+          ? createEmbeddedSource({ sink: cdc.sink as EmbeddedSink, logger: serviceLogger })
+          : createKafkaSource({
+              brokers: config.kafkaBrokers ?? [],
+              topics: definition.sourceTables.map((table) => `${DEMO_TOPIC_PREFIX}.${table}`),
+              groupId: `ficus-demo-${definition.name}`,
+              logger: serviceLogger,
+            }),
+      logger: serviceLogger,
+    });
+    closers.push(() => service.close());
+    services.push(service);
+  }
+  closers.push(await cdc.start());
+  // A service added after the connector's first snapshot (its database is new, the slot is not)
+  // gets the existing rows from an incremental snapshot of its tables, streamed alongside.
+  for (const service of cdc.sink.kind === 'embedded' ? services : []) {
+    if ((await service.service.carried.progress(service.name)) !== null) continue;
+    await cdc.requestSnapshot(service.service.sourceTables);
+    logger.info({ service: service.name }, 'asked CDC for an incremental snapshot (backfill)');
+  }
 
   const routesFile = path.resolve(config.dataDir, 'routes.yaml');
   if (!(await exists(routesFile))) {
     await mkdir(path.dirname(routesFile), { recursive: true });
     const example = await readFile(path.join(packageRoot(), 'examples', 'routes.yaml'), 'utf8');
-    await writeFile(routesFile, example.replace('http://127.0.0.1:3000', monolith.url));
+    let table = example.replace('http://127.0.0.1:3000', monolith.url);
+    for (const [i, service] of services.entries())
+      table = table.replace(`http://127.0.0.1:${3101 + i}`, service.url);
+    await writeFile(routesFile, table);
   }
   const store = await createFileRouteStore({
     file: routesFile,
@@ -186,9 +279,22 @@ async function startDemo(config: DemoConfig, logger: Logger, closers: Closer[]):
   });
   closers.push(() => store.close());
   const adminToken = config.adminToken ?? randomBytes(24).toString('hex');
-  const gateway = createGateway({ store, adminToken, logger: logger.child({ part: 'gateway' }) });
+  const gateway = createGateway({
+    store,
+    adminToken,
+    logger: logger.child({ part: 'gateway' }),
+    dashboard: { cdcStatusUrl: `${cdc.statusUrl}/status` },
+  });
   const { url: gatewayUrl } = await gateway.listen(config.gatewayPort);
   closers.push(() => gateway.close());
+  if (config.traffic) {
+    const traffic = startDemoTraffic({
+      baseUrl: gatewayUrl,
+      ratePerSecond: config.trafficRate,
+      logger: logger.child({ part: 'traffic' }),
+    });
+    closers.push(() => traffic.stop());
+  }
 
   console.log(
     [
@@ -196,14 +302,21 @@ async function startDemo(config: DemoConfig, logger: Logger, closers: Closer[]):
       'ficus demo is running.',
       '',
       `  gateway                ${gatewayUrl}   (routes: ${routesFile}, reloaded on change)`,
+      `  dashboard              ${gatewayUrl}/_ficus/   (sign in with the admin token)`,
       `  admin API              ${gatewayUrl}/_ficus/api/routes   (Authorization: Bearer ${adminToken})`,
       `  metrics                ${gatewayUrl}/_ficus/metrics`,
       `  legacy monolith        ${monolith.url}`,
+      ...services.map(
+        (s) => `  ${`${s.name} service`.padEnd(22)} ${s.url}   (status: ${s.url}/_ficus/status)`,
+      ),
       `  CDC status             ${cdc.statusUrl}/status   (${cdc.sinkLine})`,
       `  ${postgresLine}`,
       '',
       `Try: curl ${gatewayUrl}/products`,
       `     FICUS_ADMIN_TOKEN=${adminToken} npm run ficus -- routes list${config.gatewayPort === 8080 ? '' : ` --gateway ${gatewayUrl}`}`,
+      config.traffic
+        ? `Sending about ${config.trafficRate} storefront requests/s through the gateway (--traffic).`
+        : 'Add --traffic (npm start -- --traffic) to send storefront traffic through the gateway.',
 
       'Ctrl-C stops everything.',
       '',
@@ -211,15 +324,24 @@ async function startDemo(config: DemoConfig, logger: Logger, closers: Closer[]):
   );
 }
 
+/** The topic prefix of the demo's CDC: topics are `legacy.public.<table>`. */
+const DEMO_TOPIC_PREFIX = 'legacy';
+
 /**
  * CDC on the monolith's tables: the embedded sink (in-process, for the services the demo runs) or
- * Kafka when brokers are configured.
+ * Kafka when brokers are configured. `start` starts the connector and its status endpoint.
  */
-async function startDemoCdc(
+function createDemoCdc(
   config: DemoConfig,
   databaseUrl: string,
   logger: Logger,
-): Promise<{ statusUrl: string; sinkLine: string; sink: Sink; close: Closer }> {
+): {
+  sink: Sink;
+  sinkLine: string;
+  readonly statusUrl: string;
+  start(): Promise<Closer>;
+  requestSnapshot(tables: readonly string[]): Promise<string>;
+} {
   const brokers = config.kafkaBrokers ?? [];
   const sink: Sink =
     brokers.length > 0
@@ -236,24 +358,30 @@ async function startDemoCdc(
     publicationName: 'ficus_demo',
     tableIncludeList: LEGACY_TABLES,
     columnExcludeList: [],
-    topicPrefix: 'legacy',
+    topicPrefix: DEMO_TOPIC_PREFIX,
     offsetsFile: path.resolve(config.dataDir, 'cdc', 'offsets.json'),
     sink,
     logger,
     version: ficusVersion(),
   });
-  const status = await startConnectorWithStatus(connector, { port: config.cdcStatusPort });
-
-  connector.done.catch((error: unknown) => {
-    console.error(`CDC stopped: ${(error as Error).message}`);
-  });
+  let statusUrl = '';
   return {
-    statusUrl: status.url,
-    sinkLine: brokers.length > 0 ? `Kafka sink, ${brokers.join(',')}` : 'in-process sink',
     sink,
-    close: async () => {
-      await connector.stop();
-      await status.close();
+    sinkLine: brokers.length > 0 ? `Kafka sink, ${brokers.join(',')}` : 'in-process sink',
+    get statusUrl() {
+      return statusUrl;
+    },
+    requestSnapshot: (tables) => connector.requestSnapshot(tables),
+    async start() {
+      const status = await startConnectorWithStatus(connector, { port: config.cdcStatusPort });
+      statusUrl = status.url;
+      connector.done.catch((error: unknown) => {
+        console.error(`CDC stopped: ${(error as Error).message}`);
+      });
+      return async () => {
+        await connector.stop();
+        await status.close();
+      };
     },
   };
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCdcArgs, sinkKindOf } from '../../cli/commands/cdc.js';
 import { parseDemoArgs } from '../../cli/commands/demo.js';
+import { parseGatewayArgs } from '../../cli/commands/gateway.js';
 import { parseLegacyArgs } from '../../cli/commands/legacy.js';
 import { parseReconcileArgs } from '../../cli/commands/reconcile.js';
 import { parseServiceArgs } from '../../cli/commands/service.js';
@@ -84,8 +85,21 @@ describe('ficus demo configuration', () => {
       cdcStatusPort: 3200,
       gatewayPort: 8080,
       servicesPort: 3101,
+      traffic: false,
+      trafficRate: 8,
       logLevel: 'warn',
     });
+  });
+
+  it('sends demo traffic at the rate asked for, and refuses a rate that is not a number', () => {
+    expect(parseDemoArgs(['--traffic', '--traffic-rate', '20'], {})).toMatchObject({
+      traffic: true,
+      trafficRate: 20,
+    });
+    expect(parseDemoArgs([], { FICUS_DEMO_TRAFFIC: 'true' })).toMatchObject({ traffic: true });
+    expect(() => parseDemoArgs(['--traffic-rate', 'fast'], {})).toThrow(
+      /^trafficRate \(from --traffic-rate\)/,
+    );
   });
 
   it('rejects a bad port naming the variable', () => {
@@ -208,5 +222,26 @@ describe('ficus reconcile configuration', () => {
     await expect(
       parseReconcileArgs(['catalog', '--service-url', 'http://h:1', '--limit', 'many'], {}),
     ).rejects.toThrow(/^limit \(from --limit\): .*; got "many"$/);
+  });
+});
+
+describe('ficus gateway configuration', () => {
+  const env = { FICUS_ADMIN_TOKEN: 'a-token-of-at-least-16' };
+
+  it('takes the CDC status URL the dashboard reads', async () => {
+    await expect(
+      parseGatewayArgs(['--routes', 'examples/routes.yaml'], {
+        ...env,
+        FICUS_CDC_STATUS_URL: 'http://cdc:3200/status',
+      }),
+    ).resolves.toMatchObject({ cdcStatusUrl: 'http://cdc:3200/status' });
+  });
+
+  it('refuses a CDC status URL that is not http', async () => {
+    await expect(
+      parseGatewayArgs(['--routes', 'examples/routes.yaml', '--cdc-status-url', 'cdc:3200'], env),
+    ).rejects.toThrow(
+      /^cdcStatusUrl \(from --cdc-status-url\): must be an http:\/\/ or https:\/\/ URL/,
+    );
   });
 });

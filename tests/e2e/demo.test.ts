@@ -13,6 +13,7 @@ async function startDemo(): Promise<{
   legacyUrl: string;
   cdcUrl: string;
   gatewayUrl: string;
+  serviceUrls: Record<string, string>;
 }> {
   const demo = spawnFicus([
     'demo',
@@ -24,6 +25,8 @@ async function startDemo(): Promise<{
     '0',
     '--gateway-port',
     '0',
+    '--services-port',
+    '0',
   ]);
   running.push(demo);
   const [, gatewayUrl] = await demo.waitFor(/gateway\s+(http:\/\/\S+)/);
@@ -31,7 +34,10 @@ async function startDemo(): Promise<{
 
   const [, cdcUrl] = await demo.waitFor(/CDC status\s+(http:\/\/\S+)\/status/);
   await demo.waitFor(/Ctrl-C stops everything/);
-  return { demo, legacyUrl: legacyUrl!, cdcUrl: cdcUrl!, gatewayUrl: gatewayUrl! };
+  const serviceUrls = Object.fromEntries(
+    [...demo.output().matchAll(/(\w+) service\s+(http:\/\/\S+)/g)].map((m) => [m[1]!, m[2]!]),
+  );
+  return { demo, legacyUrl: legacyUrl!, cdcUrl: cdcUrl!, gatewayUrl: gatewayUrl!, serviceUrls };
 }
 
 interface CdcStatus {
@@ -96,6 +102,28 @@ describe('ficus demo (npm start)', () => {
         timeout: 10_000,
       })
       .toBe(1);
+
+    // The extracted services run on databases of their own, fed by the in-process sink, and
+    // carry exactly what the monolith holds, the new review included.
+    expect(Object.keys(first.serviceUrls)).toEqual(['catalog', 'reviews', 'notifications']);
+    for (const [name, url] of Object.entries(first.serviceUrls)) {
+      const status = (await (await fetch(`${url}/_ficus/status`)).json()) as {
+        service: string;
+        source: { kind: string };
+      };
+      expect(status).toMatchObject({ service: name, source: { kind: 'embedded' } });
+      await expect
+        .poll(
+          async () =>
+            (
+              (await (await fetch(`${url}/_ficus/reconcile`, { method: 'POST' })).json()) as {
+                inSync: boolean;
+              }
+            ).inSync,
+          { timeout: 20_000 },
+        )
+        .toBe(true);
+    }
 
     first.demo.child.kill('SIGINT');
     expect(await first.demo.exited).toBe(0);
