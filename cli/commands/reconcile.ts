@@ -62,7 +62,7 @@ export async function parseReconcileArgs(
   const [name, ...rest] = argv;
   if (name === undefined || name.startsWith('-'))
     throw new ConfigError(
-      `ficus reconcile: name the service (${SERVICE_DEFINITIONS.map((d) => d.name).join(', ')}), e.g. 'ficus reconcile catalog'`,
+      `name the service (${SERVICE_DEFINITIONS.map((d) => d.name).join(', ')}), e.g. 'ficus reconcile catalog'`,
     );
   const definition = serviceDefinition(name);
   const flags = parseFlags('reconcile', rest, {
@@ -91,7 +91,7 @@ export async function parseReconcileArgs(
   });
   if (!config.serviceUrl && (!config.databaseUrl || !config.sourceDatabaseUrl))
     throw new ConfigError(
-      `ficus reconcile ${name}: pass --service-url (a running service) or both --database-url and ` +
+      `${name}: pass --service-url (a running service) or both --database-url and ` +
         '--source-database-url (env DATABASE_URL and FICUS_SOURCE_DATABASE_URL)',
     );
   return Object.freeze({ ...config, definition });
@@ -160,7 +160,8 @@ export function formatReconciliation(name: string, result: Reconciliation): stri
     'different',
   ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `  ${cells.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`;
+  const line = (cells: string[]) =>
+    `  ${cells.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd();
   const lines = [
     `${name}: ${result.inSync ? 'in sync' : 'NOT in sync'} (${result.tables.length} tables, ${result.durationMs} ms)`,
     line(header),

@@ -118,7 +118,7 @@ export async function parseServiceArgs(
   const [name, ...rest] = argv;
   if (name === undefined || name.startsWith('-'))
     throw new ConfigError(
-      `ficus service: name the service to run (${names.join(', ')}), e.g. 'ficus service ${names[0]}'`,
+      `name the service to run (${names.join(', ')}), e.g. 'ficus service ${names[0]}'`,
     );
   const definition = serviceDefinition(name);
   const flags = parseFlags('service', rest, {

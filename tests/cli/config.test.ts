@@ -173,11 +173,7 @@ describe('ficus service configuration', () => {
   });
 
   it.each([
-    [
-      [],
-      {},
-      /^ficus service: name the service to run \(catalog.*\), e\.g\. 'ficus service catalog'$/,
-    ],
+    [[], {}, /^name the service to run \(catalog.*\), e\.g\. 'ficus service catalog'$/],
     [['billing'], {}, /^unknown service "billing"; the services are catalog/],
     [['catalog'], {}, /^databaseUrl is required: set DATABASE_URL or pass --database-url/],
     [
