@@ -95,6 +95,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   let table: RouteTable = store.current().table;
   let matcher: RouteMatcher = compileRoutes(table);
+  /** Ids of the current routes: an exchange that finishes after its route was removed is not kept. */
+  let routeIds = new Set(table.routes.map((route) => route.id));
   const guard = createGuard({
     onTrip: (routeId, reason) => {
       metrics.rollback(routeId);
@@ -110,6 +112,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const previous = new Map(table.routes.map((route) => [route.id, route]));
     table = version.table;
     matcher = compileRoutes(table);
+    routeIds = new Set(table.routes.map((route) => route.id));
     for (const route of table.routes) {
       const before = previous.get(route.id);
       previous.delete(route.id);
@@ -222,7 +225,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       sendError(res, error instanceof InvalidPathError ? error : new InvalidPathError('malformed'));
       return;
     }
-    if (path === '/_ficus' || path.startsWith('/_ficus/')) {
+    // Case-insensitive, as the admin routes match: `/%5FFICUS/…` must not reach an upstream.
+    if (/^\/_ficus(\/|$)/i.test(path)) {
       sendError(
         res,
         new FicusError('FICUS_NOT_FOUND', 'no such gateway endpoint', { statusCode: 404 }),
@@ -316,7 +320,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       record(routeConfig.id, 'legacy', await toLegacy(req, res, current, routeConfig), started);
       return;
     }
-    const requestCopy = { method, path: req.url ?? '/', headers: { ...req.headers } };
+    const requestCopy = { method, path: redactQuery(req.url ?? '/'), headers: { ...req.headers } };
     const requestBody = SAFE_METHODS.has(method) ? undefined : captureBody(req, captureLimit);
     let primaryCapture:
       | Promise<{
@@ -354,13 +358,13 @@ export function createGateway(options: GatewayOptions): Gateway {
         );
       } catch (error) {
         observeNewSide(routeConfig, false, candidateStarted);
-        series.observe(routeConfig.id, 'shadow', 502, performance.now() - candidateStarted);
+        observeSeries(routeConfig.id, 'shadow', 502, performance.now() - candidateStarted);
         mismatches.recordError(routeConfig.id, requestCopy, (error as Error).message);
         metrics.shadow(routeConfig.id, 'error');
         return;
       }
       observeNewSide(routeConfig, candidate.status < 500, candidateStarted);
-      series.observe(
+      observeSeries(
         routeConfig.id,
         'shadow',
         candidate.status,
@@ -382,13 +386,17 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
+  function observeSeries(routeId: string, side: Side | 'shadow', status: number, ms: number) {
+    if (routeIds.has(routeId)) series.observe(routeId, side, status, ms);
+  }
+
   /** Counts an exchange in the route's metrics (a client that left is not counted). */
   function record(routeId: string, side: Side, outcome: ForwardOutcome, started: number): void {
     if (outcome.kind === 'client-gone') return;
     const status = statusOf(outcome);
     const elapsedMs = performance.now() - started;
     metrics.side(routeId, side).observe(status, elapsedMs / 1000);
-    series.observe(routeId, side, status, elapsedMs);
+    observeSeries(routeId, side, status, elapsedMs);
   }
 
   let server: http.Server | undefined;
@@ -419,4 +427,28 @@ export function createGateway(options: GatewayOptions): Gateway {
       mirror.close();
     },
   };
+}
+
+/** Query parameters whose values a mismatch log must not keep (tokens, codes, signatures). */
+const SECRET_PARAMETER = /token|code|key|secret|passw|signature|^sig$|auth|session|credential/i;
+
+/** `url` with the values of secret-looking query parameters replaced by `REDACTED`. */
+export function redactQuery(url: string): string {
+  const at = url.indexOf('?');
+  if (at < 0) return url;
+  const parts = url
+    .slice(at + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        // keep the raw name
+      }
+      return eq >= 0 && SECRET_PARAMETER.test(decoded) ? `${name}=REDACTED` : pair;
+    });
+  return `${url.slice(0, at)}?${parts.join('&')}`;
 }

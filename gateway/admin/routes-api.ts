@@ -99,6 +99,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
 
   router.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
+    res.set('X-Content-Type-Options', 'nosniff');
     next();
   });
   router.use(requireAdminToken({ token: options.token, logger, sessions: options.sessions }));

@@ -51,6 +51,10 @@ const signInBody = z
       .trim()
       .max(100, 'actor must be at most 100 characters')
       .regex(/^[^\p{Cc}]*$/u, 'actor must not contain control characters')
+      .refine(
+        (actor) => !['guard', 'file'].includes(actor.toLowerCase()),
+        'actor must not be guard or file (they mark automatic and file changes)',
+      )
       .optional(),
   })
   .strict();
@@ -62,6 +66,13 @@ export function mountDashboardApi(router: Router, options: DashboardApiOptions):
   router
     .route('/session')
     .post((req, res) => {
+      // Signing in takes the admin token itself: a session cannot renew or rename itself.
+      if (res.locals.ficusSession !== undefined)
+        throw new FicusError(
+          'FICUS_UNAUTHORIZED',
+          'signing in needs the admin token (Authorization: Bearer …), not a session',
+          { statusCode: 401 },
+        );
       const parsed = signInBody.safeParse(req.body ?? {});
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
@@ -124,7 +135,17 @@ export function mountDashboardApi(router: Router, options: DashboardApiOptions):
   });
 
   router.get('/events', (req, res) => {
+    if (req.method === 'HEAD') {
+      res.status(200).type('text/event-stream').end();
+      return;
+    }
     events.handle(req, res);
+    // A stream opened with a session ends when the session does; the page signs in again.
+    const session = res.locals.ficusSession as { expiresAt: number } | undefined;
+    if (session) {
+      const timer = setTimeout(() => res.end(), Math.max(0, session.expiresAt - Date.now()));
+      res.on('close', () => clearTimeout(timer));
+    }
   });
 }
 

@@ -44,7 +44,7 @@ const reconciliationTableSchema = z.looseObject({
 /** A reconciliation as a service reports it. */
 export const reconciliationSchema = z.looseObject({
   startedAt: z.string().optional(),
-  finishedAt: z.string().optional(),
+  finishedAt: z.string(),
   durationMs: z.number().optional(),
   inSync: z.boolean(),
   tables: z.array(reconciliationTableSchema),
@@ -244,14 +244,15 @@ export function createSyncMonitor(options: SyncMonitorOptions): SyncMonitor {
           { statusCode: 502 },
         );
       }
-      if (body === undefined) {
+      const parsed = reconciliationSchema.safeParse(body);
+      if (!parsed.success) {
         throw new ServiceCallError(
           'FICUS_SERVICE_FAILED',
-          `service ${name} answered POST /_ficus/reconcile with something that is not JSON`,
+          `service ${name} answered POST /_ficus/reconcile with something that is not a reconciliation`,
           { statusCode: 502 },
         );
       }
-      return body;
+      return parsed.data;
     },
   };
 }

@@ -97,7 +97,8 @@ interface Entry {
 
 /** Creates an empty counter. */
 export function createUnclaimedPaths(options: UnclaimedPathsOptions = {}): UnclaimedPaths {
-  const maxTemplates = Math.max(1, options.maxTemplates ?? 500);
+  // Eviction scans the table, so it stays small enough to scan on the proxy path.
+  const maxTemplates = Math.min(10_000, Math.max(1, options.maxTemplates ?? 500));
   const now = options.now ?? (() => Date.now());
   const since = now();
   const entries = new Map<string, Entry>();

@@ -317,6 +317,9 @@ describe('the gateway itself', () => {
     ).toBe(401);
     expect((await request(h.url, { path: '/_ficus/nothing' })).status).toBe(404);
     expect((await request(h.url, { path: '/%5Fficus/api/routes' })).status).toBe(404);
+    // Regression: another case in an encoded spelling reached the monolith.
+    expect((await request(h.url, { path: '/%5FFICUS/api/routes' })).status).toBe(404);
+    expect((await request(h.url, { path: '/_Ficus/x' })).status).toBe(404);
     expect((await request(h.url, { path: '/x/../_ficus/api/routes' })).status).toBe(404);
     expect(h.legacy.seen.length).toBe(seen);
     expect((await request(h.url, { path: '/_ficus/health' })).json()).toMatchObject({

@@ -66,9 +66,10 @@ export function createRoutesView({ table, filter, detail, dialog, onChanged }) {
   }
 
   function fillRow(row, route) {
-    const key = `${route.mode}|${route.weight}|${route.service}|${route.target}|${route.path}|${route.guard?.state.tripped}`;
+    const key = `${route.mode}|${route.weight}|${route.service}|${route.target}|${route.methods}|${route.path}|${route.guard?.state.tripped}`;
     if (row.key !== key) {
       row.key = key;
+      row.path = route.path;
       replace(
         row.cells.route,
         h('div', { class: 'route-id' }, route.id),

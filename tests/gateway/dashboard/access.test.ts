@@ -99,6 +99,26 @@ describe('the dashboard API', () => {
     expect(cookie).not.toContain(ADMIN_TOKEN);
   });
 
+  it('signs in only with the token: a session cannot renew itself, and guard is not a name', async () => {
+    const cookie = await signIn(h.url, 'maria');
+    const renewed = await request(h.url, {
+      method: 'POST',
+      path: '/_ficus/api/session',
+      headers: { cookie, 'x-ficus-dashboard': '1', 'content-type': 'application/json' },
+      body: JSON.stringify({ actor: 'someone-else' }),
+    });
+    expect(renewed.status).toBe(401);
+    expect(renewed.headers['set-cookie']).toBeUndefined();
+    const guard = await request(h.url, {
+      method: 'POST',
+      path: '/_ficus/api/session',
+      headers: { ...bearer, 'content-type': 'application/json' },
+      body: JSON.stringify({ actor: 'Guard' }),
+    });
+    expect(guard.status).toBe(400);
+    expect(guard.body).toContain('actor must not be guard or file');
+  });
+
   it('refuses to sign in with a wrong token and sets no cookie', async () => {
     const answer = await request(h.url, {
       method: 'POST',

@@ -119,6 +119,21 @@ describe('GET /_ficus/api/events', () => {
     });
   });
 
+  it('answers HEAD without opening a stream', async () => {
+    const own = await startDashboardHarness(({ legacy }) => ({ legacy, routes: [] }));
+    try {
+      const head = await request(own.url, {
+        method: 'HEAD',
+        path: '/_ficus/api/events',
+        headers: bearer,
+      });
+      expect(head.status).toBe(200);
+      expect(own.gateway.dashboard.events.clients).toBe(0);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('ends every stream when the gateway closes', async () => {
     const own = await startDashboardHarness(({ legacy }) => ({ legacy, routes: [] }));
     const stream = await openEventStream(own.url, bearer);
