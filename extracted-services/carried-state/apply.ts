@@ -257,6 +257,14 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
             planned.set(slot, write);
           } else {
             written = await planUpsert(trx, mapping, key, row ?? {}, planned.get(slot));
+            if (written === null) {
+              // Unchanged TOAST values of a row the copy lacks: writing it would invent them.
+              // The position is kept all the same, so older events cannot bring back a stale row;
+              // the row stays missing (reconciliation lists it) until a full row arrives.
+              remember(mapping.table, keyJson, { position, deleted: false });
+              skipped++;
+              continue;
+            }
             const write: PlannedWrite = { mapping, key, row: written };
             plan.push(write);
             planned.set(slot, write);
@@ -294,7 +302,8 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
 
   /**
    * The mapped row as it will be written; columns Postgres did not send (TOAST) keep their value:
-   * from an earlier write to the same row in this batch, else from the local table.
+   * from an earlier write to the same row in this batch, else from the local table. Null when
+   * the row is in neither: its unsent values are unknown, so it is not written.
    */
   async function planUpsert(
     trx: Knex.Transaction,
@@ -302,7 +311,7 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
     key: readonly JsonValue[],
     source: NonNullable<ChangeEventValue['after']>,
     earlier: PlannedWrite | undefined,
-  ): Promise<LocalRow> {
+  ): Promise<LocalRow | null> {
     const { row, unavailable } = mapping.toLocal(source);
     if (unavailable.length > 0) {
       const existing =
@@ -310,12 +319,15 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
           ? (earlier.row ?? undefined)
           : ((await trx(mapping.table).select(unavailable).where(mapping.localKey(key)).first()) as
               Record<string, unknown> | undefined);
-      if (existing) for (const column of unavailable) row[column] = existing[column];
-      else
+      if (!existing) {
         logger.warn(
-          { table: mapping.table, key, columns: unavailable },
-          'unchanged TOAST values for a row the local copy lacks; left at their defaults',
+          { table: mapping.source, key, columns: unavailable },
+          'a change without its unchanged TOAST values for a row the copy lacks: left out until ' +
+            'a full row arrives (REPLICA IDENTITY FULL on the source, or an incremental snapshot)',
         );
+        return null;
+      }
+      for (const column of unavailable) row[column] = existing[column];
     }
     return { ...mapping.project(row), ...mapping.localKey(key) };
   }
@@ -329,10 +341,18 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
   async function writePlan(trx: Knex.Transaction, plan: readonly PlannedWrite[]): Promise<void> {
     if (plan.length === 0) return;
     const last = new Map<string, PlannedWrite>();
-    for (const write of plan)
-      last.set(stateKey(write.mapping.table, JSON.stringify(write.key)), write);
+    // A row deleted and written again in one batch is deleted first, as one-by-one would, so
+    // local columns the mapping does not write start from their defaults again.
+    const recreated: PlannedWrite[] = [];
+    for (const write of plan) {
+      const slot = stateKey(write.mapping.table, JSON.stringify(write.key));
+      if (write.row !== null && last.get(slot)?.row === null)
+        recreated.push({ ...write, row: null });
+      last.set(slot, write);
+    }
     try {
       await trx.transaction(async (savepoint) => {
+        await writeInBulk(savepoint, recreated);
         await writeInBulk(savepoint, [...last.values()]);
       });
     } catch (error) {

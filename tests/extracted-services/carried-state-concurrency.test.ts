@@ -45,6 +45,7 @@ beforeAll(async () => {
   source = await createCdcDatabase();
   await source.sql('CREATE TABLE stock (id int PRIMARY KEY, level int NOT NULL)');
   await source.sql('CREATE TABLE codes (id int PRIMARY KEY, code text NOT NULL UNIQUE)');
+  await source.sql('CREATE TABLE tickets (id int PRIMARY KEY, label text NOT NULL)');
   cdc = await startTestConnector(source.url);
   await source.sql('INSERT INTO stock VALUES (1, 10)');
   await source.sql('UPDATE stock SET level = 20 WHERE id = 1');
@@ -127,5 +128,34 @@ it('writes a batch whose rows swap a value the local table keeps unique', async 
   expect(await db('codes').select('id', 'code').orderBy('id')).toEqual([
     { id: 1, code: 'B' },
     { id: 2, code: 'A' },
+  ]);
+});
+
+it('starts a row deleted and created again in one batch afresh, as applying one by one would', async () => {
+  await source.sql("INSERT INTO tickets VALUES (5, 'first')");
+  await source.sql('DELETE FROM tickets WHERE id = 5');
+  await source.sql("INSERT INTO tickets VALUES (5, 'second')");
+  const tickets = () => cdc.records.filter((r) => r.topic.endsWith('.tickets') && r.value !== null);
+  await cdc.waitFor(() => tickets().length === 3);
+  const db = pool('tickets');
+  await db.schema.createTable('tickets', (t) => {
+    t.integer('id').primary();
+    t.text('label').notNullable();
+    // A column of the service's own, not carried: a fresh row starts from its default.
+    t.text('triaged').notNullable().defaultTo('no');
+  });
+  const mapping: TableMapping = {
+    source: 'public.tickets',
+    table: 'tickets',
+    key: ['id'],
+    columns: ['id', 'label'],
+  };
+  const carried = createCarriedState({ db, mappings: [mapping] });
+  const [insert, ...recreate] = tickets();
+  await carried.apply([insert!]);
+  await db('tickets').where({ id: 5 }).update({ triaged: 'yes' });
+  expect(await carried.apply(recreate)).toEqual({ applied: 2, skipped: 0 });
+  expect(await db('tickets').select('id', 'label', 'triaged')).toEqual([
+    { id: 5, label: 'second', triaged: 'no' },
   ]);
 });

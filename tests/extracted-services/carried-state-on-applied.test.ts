@@ -228,12 +228,13 @@ describe('carried-state onApplied', () => {
         r.value.after?.['id'] === 1,
     )!;
 
-    await carried.apply([update], { onApplied });
-    // The snapshot read of item 1 shows it before the update the copy already reflects.
+    // The update leaves item 1's TOASTed note out and the copy has no item 1 yet: nothing to
+    // write (the note is unknown), so nothing is handed over, but its position is kept.
+    expect(await carried.apply([update], { onApplied })).toEqual({ applied: 0, skipped: 1 });
+    expect(seen).toEqual([]);
+    // The snapshot read of item 1 shows it before that update, so it is stale.
     expect(await carried.apply([read], { onApplied })).toEqual({ applied: 0, skipped: 1 });
-    expect(seen.map(summary).map((c) => `${c.op}:${JSON.stringify(c.key)}`)).toEqual([
-      'u:{"item_id":1}',
-    ]);
+    expect(seen).toEqual([]);
 
     const half = Math.floor(records.length / 2);
     await carried.apply(records.slice(0, half), { onApplied });
@@ -248,7 +249,7 @@ describe('carried-state onApplied', () => {
       .filter(isChange)
       .filter((r) => r !== update);
     expect(again.map((c) => c.record)).toEqual(expected);
-    expect(seen.length).toBe(records.filter(isChange).length - 1);
+    expect(seen.length).toBe(records.filter(isChange).length - 2);
   });
 
   it('runs inside the batch transaction: its writes commit with the rows and the progress, or not at all', async () => {
