@@ -19,12 +19,6 @@ export interface KafkaSinkOptions {
   readonly clientId?: string;
   /** Partitions for topics the sink creates (default 1). */
   readonly partitions?: number;
-  /**
-   * `cleanup.policy` of topics the sink creates (default `compact`): a compacted change topic keeps
-   * the latest event of every key, so a consumer group that starts from the beginning gets every
-   * row (a backfill) however old the topic is.
-   */
-  readonly cleanupPolicy?: 'compact' | 'delete';
   /** Replication factor for topics the sink creates (default: the broker's default). */
   readonly replicationFactor?: number;
   /** First and longest wait between retries while Kafka is unreachable. */
@@ -93,7 +87,6 @@ export function createKafkaSink(
         topics: toCreate.map((topic) => ({
           topic,
           numPartitions: options.partitions ?? 1,
-          configEntries: [{ name: 'cleanup.policy', value: options.cleanupPolicy ?? 'compact' }],
           ...(options.replicationFactor ? { replicationFactor: options.replicationFactor } : {}),
         })),
       });

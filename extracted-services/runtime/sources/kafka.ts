@@ -20,8 +20,8 @@ export interface KafkaSourceOptions {
  * committed to Kafka only after that. A crash between the two redelivers the batch, and the
  * carried-state helper skips what it already reflects, so the local copy ends the same.
  *
- * A new group reads every topic from its beginning: on compacted CDC topics that is a backfill of
- * every row (cdc/README.md, "Backfill"). Topics that do not exist yet (a table that never changed)
+ * A new group reads every topic from its beginning: a backfill of every row while the topics
+ * still hold the whole history, or are compacted (cdc/README.md, "Backfill"). Topics that do not exist yet (a table that never changed)
  * are created, as Kafka's auto-creation would, so the group can join before the connector writes.
  */
 export function createKafkaSource(options: KafkaSourceOptions): RecordSource {
@@ -51,11 +51,7 @@ export function createKafkaSource(options: KafkaSourceOptions): RecordSource {
       if (missing.length === 0) return;
       await admin.createTopics({
         waitForLeaders: true,
-        topics: missing.map((topic) => ({
-          topic,
-          numPartitions: 1,
-          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-        })),
+        topics: missing.map((topic) => ({ topic, numPartitions: 1 })),
       });
       logger.info({ topics: missing }, 'created topics the connector has not written yet');
     } finally {
