@@ -255,14 +255,19 @@ async function startDemo(config: DemoConfig, logger: Logger, closers: Closer[]):
     closers.push(() => service.close());
     services.push(service);
   }
+  // A service whose database holds nothing yet, decided before the connector delivers anything.
+  const empty: RunningService[] = [];
+  for (const service of services)
+    if ((await service.service.carried.progress(service.name)) === null) empty.push(service);
   closers.push(await cdc.start());
-  // A service added after the connector's first snapshot (its database is new, the slot is not)
-  // gets the existing rows from an incremental snapshot of its tables, streamed alongside.
-  for (const service of cdc.sink.kind === 'embedded' ? services : []) {
-    if ((await service.service.carried.progress(service.name)) !== null) continue;
-    await cdc.requestSnapshot(service.service.sourceTables);
-    logger.info({ service: service.name }, 'asked CDC for an incremental snapshot (backfill)');
-  }
+  // Added after the connector's first snapshot (its database is new, the slot is not): the
+  // in-process sink keeps nothing, so the existing rows come from an incremental snapshot of its
+  // tables, streamed alongside.
+  if (cdc.sink.kind === 'embedded' && !cdc.snapshotted())
+    for (const service of empty) {
+      await cdc.requestSnapshot(service.service.sourceTables);
+      logger.info({ service: service.name }, 'asked CDC for an incremental snapshot (backfill)');
+    }
 
   const routesFile = path.resolve(config.dataDir, 'routes.yaml');
   if (!(await exists(routesFile))) {
@@ -341,6 +346,8 @@ function createDemoCdc(
   readonly statusUrl: string;
   start(): Promise<Closer>;
   requestSnapshot(tables: readonly string[]): Promise<string>;
+  /** Whether this start took the initial snapshot (a new slot). */
+  snapshotted(): boolean;
 } {
   const brokers = config.kafkaBrokers ?? [];
   const sink: Sink =
@@ -372,6 +379,7 @@ function createDemoCdc(
       return statusUrl;
     },
     requestSnapshot: (tables) => connector.requestSnapshot(tables),
+    snapshotted: () => connector.status().snapshot.rows > 0,
     async start() {
       const status = await startConnectorWithStatus(connector, { port: config.cdcStatusPort });
       statusUrl = status.url;

@@ -1,6 +1,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processesMatching, spawnFicus, type FicusProcess } from '../support/cli.js';
 
@@ -140,6 +141,14 @@ describe('ficus demo (npm start)', () => {
     expect(resumed.state).toBe('streaming');
     expect(resumed.snapshot.rows).toBe(0);
 
+    // A service added to a demo that has streamed for a while: its database is new, the slot is
+    // not. Dropping the notifications database stands in for that.
+    const [, postgresUrl] = second.demo.output().match(/embedded Postgres\s+(postgres:\/\/\S+)/)!;
+    const admin = new pg.Client({ connectionString: postgresUrl });
+    await admin.connect();
+    await admin.query('DROP DATABASE notifications WITH (FORCE)');
+    await admin.end();
+
     // A demo killed outright leaves its Postgres running; the next start must take over cleanly.
     second.demo.child.kill('SIGKILL');
     await second.demo.exited;
@@ -147,6 +156,18 @@ describe('ficus demo (npm start)', () => {
 
     const third = await startDemo();
     expect((await json(`${third.legacyUrl}/products/1`)).status).toBe(200);
+    // The new notifications database is backfilled by an incremental snapshot of its tables.
+    await expect
+      .poll(
+        async () =>
+          (
+            (await (
+              await fetch(`${third.serviceUrls.notifications}/_ficus/reconcile`, { method: 'POST' })
+            ).json()) as { inSync: boolean }
+          ).inSync,
+        { timeout: 30_000 },
+      )
+      .toBe(true);
     third.demo.child.kill('SIGTERM');
     expect(await third.demo.exited).toBe(0);
     expect(await processesMatching(dataDir)).toEqual([]);
