@@ -23,7 +23,13 @@ export type {
   ServiceDefinition,
   ServiceDeps,
 } from './service.js';
-export type { BatchHandler, RecordSource, SourceKind, SourceStatus } from './sources/source.js';
+export type {
+  BatchHandler,
+  RecordSource,
+  SourceKind,
+  SourceStatus,
+  StartContext,
+} from './sources/source.js';
 export { createConnectorSource, type ConnectorSourceOptions } from './sources/connector.js';
 export { createEmbeddedSource, type EmbeddedSourceOptions } from './sources/embedded.js';
 export { createKafkaSource, type KafkaSourceOptions } from './sources/kafka.js';

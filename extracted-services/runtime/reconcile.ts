@@ -2,8 +2,9 @@
  * Reconciliation: compares each carried table with its source table, row by row, and lists the
  * rows that differ. Users run it before they switch a route to `new`.
  *
- * Both sides are read in a read-only REPEATABLE READ transaction with the same session settings
- * (UTC, ISO dates, shortest exact floats), each kept column rendered as Postgres text, and each
+ * Both sides are read in key order, a page per read-only transaction, with the same session
+ * settings (UTC, ISO dates, shortest exact floats, hex bytea), each kept column rendered as
+ * Postgres text, and each
  * row reduced to the md5 of those texts in mapping order. So a local column must have the same
  * type as its source column (or one that prints the same) to compare equal.
  *
@@ -171,7 +172,7 @@ async function readHashes(
   }
 }
 
-/** The row hashes of the given keys only. */
+/** The row hashes of the given keys only (the keys' texts, read back as the key types: indexed). */
 async function readHashesOf(
   db: Knex,
   mapping: CompiledMapping,
@@ -185,7 +186,7 @@ async function readHashesOf(
     const rows = await inSnapshot(db, async (trx) => {
       const result = await trx.raw<{ rows: Record<string, unknown>[] }>(
         `SELECT ${select} FROM ${table}
-         WHERE (${keys.map((k) => `${k}::text`).join(', ')}) IN (${slice
+         WHERE (${keys.join(', ')}) IN (${slice
            .map((key) => `(${key.map(() => '?').join(', ')})`)
            .join(', ')})`,
         slice.flat(),
@@ -219,7 +220,8 @@ function inSnapshot<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>): P
     async (trx) => {
       await trx.raw(
         "SET LOCAL TIME ZONE 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; " +
-          "SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 1",
+          "SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 1; " +
+          "SET LOCAL bytea_output = 'hex'",
       );
       return work(trx);
     },

@@ -274,20 +274,24 @@ export async function startExtractedService(
       source.done.catch((error: unknown) => {
         logger.error({ err: error }, 'record source failed; the service serves what it has');
       });
-      await source.start(async (records) => {
-        await service.handle(records);
-        const now = Date.now();
-        lastAppliedAt = new Date(now).toISOString();
-        // Commit-to-apply time of the newest streamed change (snapshot reads carry the
-        // snapshot's time, not a commit's).
-        for (let i = records.length - 1; i >= 0; i--) {
-          const value = records[i]!.value;
-          if (isChangeEventValue(value) && value.op !== 'r') {
-            lastLatencyMs = Math.max(0, now - value.source.ts_ms);
-            break;
+      const empty = (await service.carried.progress(name)) === null;
+      await source.start(
+        async (records) => {
+          await service.handle(records);
+          const now = Date.now();
+          lastAppliedAt = new Date(now).toISOString();
+          // Commit-to-apply time of the newest streamed change (snapshot reads carry the
+          // snapshot's time, not a commit's).
+          for (let i = records.length - 1; i >= 0; i--) {
+            const value = records[i]!.value;
+            if (isChangeEventValue(value) && value.op !== 'r') {
+              lastLatencyMs = Math.max(0, now - value.source.ts_ms);
+              break;
+            }
           }
-        }
-      });
+        },
+        { empty },
+      );
     }
   } catch (error) {
     await stop();

@@ -192,6 +192,30 @@ describe.skipIf(!brokers)(
       expect((await compare(db)).inSync).toBe(true);
     }, 240_000);
 
+    it('a new, empty database under a group that has consumed before is still backfilled', async () => {
+      const groupId = uniqueName('reused');
+      const first = await serviceDatabase();
+      const before = await startExtractedService({
+        definition: CATALOG_DEFINITION,
+        databaseUrl: first.url,
+        port: 0,
+        source: createKafkaSource({ brokers: brokers!, topics: topics(), groupId }),
+      });
+      await waitInSync(first.db, 90_000);
+      await before.close();
+
+      // The same group, committed to the end of every topic, on a database that holds nothing.
+      const second = await serviceDatabase();
+      const after = await startExtractedService({
+        definition: CATALOG_DEFINITION,
+        databaseUrl: second.url,
+        port: 0,
+        source: createKafkaSource({ brokers: brokers!, topics: topics(), groupId }),
+      });
+      running.push(after);
+      await waitInSync(second.db, 90_000);
+    }, 240_000);
+
     it('a service process killed mid catch-up resumes to an identical copy', async () => {
       const { url, db } = await serviceDatabase();
       const args = [

@@ -1,7 +1,13 @@
 import { Kafka, logLevel as KafkaLogLevel, type Consumer, type IHeaders } from 'kafkajs';
 import type { ChangeRecord } from '../../../cdc/index.js';
 import { createSilentLogger, type Logger } from '../../../common/index.js';
-import { deferred, type BatchHandler, type RecordSource, type SourceStatus } from './source.js';
+import {
+  deferred,
+  type BatchHandler,
+  type RecordSource,
+  type SourceStatus,
+  type StartContext,
+} from './source.js';
 
 /** Options of {@link createKafkaSource}. */
 export interface KafkaSourceOptions {
@@ -59,8 +65,37 @@ export function createKafkaSource(options: KafkaSourceOptions): RecordSource {
     }
   }
 
-  async function start(handler: BatchHandler): Promise<void> {
+  /**
+   * A service whose database holds nothing (new, or restored empty) must read the topics from the
+   * start even when its group committed offsets before: otherwise it would never be backfilled.
+   */
+  async function rewind(): Promise<void> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const committed = await admin.fetchOffsets({
+        groupId: options.groupId,
+        topics: [...options.topics],
+      });
+      const positioned = committed.filter((t) => t.partitions.some((p) => p.offset !== '-1'));
+      // A new group starts at the beginning anyway.
+      if (positioned.length === 0) return;
+      for (const { topic } of positioned)
+        await admin.resetOffsets({ groupId: options.groupId, topic, earliest: true });
+      logger.info({ topics: options.topics }, 'the service holds nothing: reading from the start');
+    } catch (error) {
+      logger.warn(
+        { err: error },
+        'could not rewind the group (are other members running?); continuing from its offsets',
+      );
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async function start(handler: BatchHandler, context: StartContext = {}): Promise<void> {
     await createMissingTopics();
+    if (context.empty === true) await rewind();
     consumer = kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
@@ -100,11 +135,15 @@ export function createKafkaSource(options: KafkaSourceOptions): RecordSource {
             ? { headers: headersOf(message.headers) }
             : {}),
         }));
+        // kafkajs heartbeats only between batches; a long apply must not cost the partitions.
+        const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 2_000);
         try {
           await handler(records);
         } catch (error) {
           lastError = (error as Error).message;
           throw error;
+        } finally {
+          clearInterval(beat);
         }
         payload.resolveOffset(batch.lastOffset());
         await payload.commitOffsetsIfNecessary();

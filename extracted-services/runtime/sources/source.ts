@@ -3,6 +3,12 @@ import type { ChangeRecord } from '../../../cdc/index.js';
 /** Receives batches in order; a batch counts as consumed once the promise resolves. */
 export type BatchHandler = (records: readonly ChangeRecord[]) => Promise<void>;
 
+/** What a source is told when it starts. */
+export interface StartContext {
+  /** The service has applied nothing yet (a new or emptied database): backfill it. */
+  readonly empty?: boolean;
+}
+
 /** Where a service's change records come from. */
 export type SourceKind = 'embedded' | 'kafka' | 'connector';
 
@@ -25,7 +31,7 @@ export interface SourceStatus {
  */
 export interface RecordSource {
   readonly kind: SourceKind;
-  start(handler: BatchHandler): Promise<void>;
+  start(handler: BatchHandler, context?: StartContext): Promise<void>;
   stop(): Promise<void>;
   status(): SourceStatus;
   readonly done: Promise<void>;
