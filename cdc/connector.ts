@@ -650,10 +650,16 @@ export function createConnector(options: ConnectorOptions): Connector {
           return;
         }
         case 'truncate': {
-          if (!transaction || skipped.has('t')) return;
+          if (!transaction) return;
+          // A chunk read before the truncate must not bring rows back, even when truncates
+          // themselves are not delivered.
           for (const id of message.relationIds) {
             const table = schemas.get(id);
             if (table) incremental?.truncated(table.qualifiedName);
+          }
+          if (skipped.has('t')) return;
+          for (const id of message.relationIds) {
+            const table = schemas.get(id);
             if (table)
               transaction.records.push(
                 tagged(

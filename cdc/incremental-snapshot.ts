@@ -237,6 +237,10 @@ export function createIncrementalSnapshotter(
       }
     } catch (error) {
       if (stopped) return;
+      // A failed connection stays failed: the next attempt opens a new one.
+      const failed = client;
+      client = undefined;
+      await failed?.end().catch(() => undefined);
       const table = current?.table.qualifiedName;
       logger.error(
         { err: error, table },
