@@ -39,7 +39,8 @@ export interface ExtractedServiceOptions {
 /** The service's view of its own state, served at `GET /_ficus/status`. */
 export interface ServiceStatus {
   readonly service: string;
-  readonly state: 'starting' | 'running' | 'catching-up' | 'stopped' | 'failed';
+  /** `degraded`: it serves, but a companion (the reviews write-back) has stopped. */
+  readonly state: 'starting' | 'running' | 'catching-up' | 'degraded' | 'stopped' | 'failed';
   readonly source: SourceStatus | null;
   readonly lag: {
     readonly eventsApplied: number;
@@ -168,6 +169,11 @@ export async function startExtractedService(
     return running;
   }
 
+  function companionFailed(): boolean {
+    const reported = companion?.status?.() as { state?: unknown } | undefined;
+    return reported?.state === 'failed' || reported?.state === 'stopped';
+  }
+
   async function tableRows(): Promise<ServiceStatus['tables']> {
     if (counts && Date.now() - counts.at < COUNT_CACHE_MS) return counts.rows;
     const rows = await Promise.all(
@@ -188,9 +194,11 @@ export async function startExtractedService(
         ? state
         : sourceStatus?.state === 'failed'
           ? 'failed'
-          : sourceStatus?.state === 'starting' || (behind !== null && behind > 100)
-            ? 'catching-up'
-            : 'running';
+          : companionFailed()
+            ? 'degraded'
+            : sourceStatus?.state === 'starting' || (behind !== null && behind > 100)
+              ? 'catching-up'
+              : 'running';
     return {
       service: name,
       state: current,
@@ -210,7 +218,9 @@ export async function startExtractedService(
   const app = express();
   app.disable('x-powered-by');
   app.get('/_ficus/health', (_req, res) => {
-    res.json({ status: state === 'failed' ? 'failed' : 'ok', service: name });
+    const failed = state === 'failed' || source?.status().state === 'failed';
+    const status = failed ? 'failed' : companionFailed() ? 'degraded' : 'ok';
+    res.status(status === 'ok' ? 200 : 503).json({ status, service: name });
   });
   app.get('/_ficus/status', async (_req, res) => {
     res.json(await status());

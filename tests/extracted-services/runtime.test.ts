@@ -12,6 +12,7 @@ import {
   CATALOG_DEFINITION,
   createConnectorSource,
   reconcile,
+  REVIEWS_DEFINITION,
   startExtractedService,
   type Reconciliation,
   type RunningService,
@@ -224,5 +225,41 @@ describe('reconciliation', () => {
     expect(cli.output()).toContain(
       'pass --service-url (a running service) or both --database-url and --source-database-url',
     );
+  });
+});
+
+describe('a service whose companion stops', () => {
+  it('reports itself degraded, with 503 on /_ficus/health', async () => {
+    const own = await createTestDatabase('runtimereviews');
+    const reviews = await startExtractedService({
+      definition: REVIEWS_DEFINITION,
+      databaseUrl: own.url,
+      sourceDatabaseUrl: source.url,
+      port: 0,
+    });
+    try {
+      expect((await fetch(`${reviews.url}/_ficus/health`)).status).toBe(200);
+      // The write-back streams the service's own database; cut its replication connection.
+      const admin = knex({ client: 'pg', connection: own.url, pool: { min: 0, max: 1 } });
+      try {
+        await waitUntil(async () => {
+          const { rows } = await admin.raw<{ rows: { n: string }[] }>(
+            `SELECT count(pg_terminate_backend(active_pid)) AS n FROM pg_replication_slots
+             WHERE database = current_database() AND active_pid IS NOT NULL`,
+          );
+          return Number(rows[0]?.n) > 0;
+        });
+      } finally {
+        await admin.destroy();
+      }
+      await waitUntil(async () => (await fetch(`${reviews.url}/_ficus/health`)).status === 503);
+      const health = (await (await fetch(`${reviews.url}/_ficus/health`)).json()) as unknown;
+      expect(health).toEqual({ status: 'degraded', service: 'reviews' });
+      const body = (await (await fetch(`${reviews.url}/_ficus/status`)).json()) as ServiceStatus;
+      expect(body.state).toBe('degraded');
+    } finally {
+      await reviews.close();
+      await own.drop();
+    }
   });
 });
