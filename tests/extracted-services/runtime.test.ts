@@ -253,7 +253,7 @@ describe('a service whose companion stops', () => {
         await admin.destroy();
       }
       await waitUntil(async () => (await fetch(`${reviews.url}/_ficus/health`)).status === 503);
-      const health = (await (await fetch(`${reviews.url}/_ficus/health`)).json()) as unknown;
+      const health = await (await fetch(`${reviews.url}/_ficus/health`)).json();
       expect(health).toEqual({ status: 'degraded', service: 'reviews' });
       const body = (await (await fetch(`${reviews.url}/_ficus/status`)).json()) as ServiceStatus;
       expect(body.state).toBe('degraded');
