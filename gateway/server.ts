@@ -46,6 +46,13 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** Largest response body captured for shadow comparison (default 1 MiB). */
   readonly shadowCaptureBytes?: number;
+  /**
+   * Serve the dashboard and the admin API only to requests for this host name (the `Host`
+   * header, port ignored), e.g. `ficus-admin.internal`: an origin of their own, so scripts on the
+   * monolith's pages (same origin as the gateway's public name) cannot use an operator's session.
+   * `/_ficus/health` and `/_ficus/metrics` answer on every host. Default: every host.
+   */
+  readonly adminHost?: string;
   /** The dashboard at /_ficus/: where CDC reports its status, live-stream intervals. */
   readonly dashboard?: DashboardSettings & {
     /** Path templates of unclaimed traffic kept at most (default 500). */
@@ -67,6 +74,8 @@ const UNMATCHED = '(unmatched)';
 const SLASH = 0x2f;
 /** Request targets the express app (health, metrics, admin API) may answer; express ignores case. */
 const GATEWAY_PREFIX = /^\/_ficus/i;
+/** Gateway endpoints that answer on every host, whatever `adminHost` says. */
+const PUBLIC_GATEWAY_ENDPOINTS = /^\/_ficus\/(health|metrics)(\?|$)/i;
 
 const isServerError = (status: number): boolean => status >= 500;
 
@@ -205,10 +214,24 @@ export function createGateway(options: GatewayOptions): Gateway {
    * express might route to a gateway endpoint (`/_ficus` in any case, or a target that does not
    * start with `/`) still goes through the app, which hands what it does not serve to `route`.
    */
+  const adminHost = options.adminHost?.toLowerCase();
+  /** Whether the dashboard and admin API may answer `req` (see `adminHost`). */
+  function mayAdminister(req: http.IncomingMessage, url: string): boolean {
+    if (adminHost === undefined || PUBLIC_GATEWAY_ENDPOINTS.test(url)) return true;
+    const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+    return host === adminHost;
+  }
+
   function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = req.url ?? '/';
-    if (url.charCodeAt(0) !== SLASH || GATEWAY_PREFIX.test(url)) app(req, res);
-    else void route(req, res);
+    if (url.charCodeAt(0) !== SLASH || GATEWAY_PREFIX.test(url)) {
+      if (mayAdminister(req, url)) app(req, res);
+      else
+        sendError(
+          res,
+          new FicusError('FICUS_NOT_FOUND', 'no such gateway endpoint', { statusCode: 404 }),
+        );
+    } else void route(req, res);
   }
 
   /** Routes one request. */

@@ -34,6 +34,13 @@ const gatewayConfigSchema = z.object({
       }
     }, 'must be an http:// or https:// URL, such as http://127.0.0.1:3200/status')
     .optional(),
+  adminHost: z
+    .string()
+    .regex(
+      /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i,
+      'must be a host name such as ficus-admin.internal (no scheme, no port)',
+    )
+    .optional(),
   logLevel: logLevelSchema.default('info'),
 });
 
@@ -47,6 +54,7 @@ const gatewayEnv = {
   host: 'FICUS_GATEWAY_HOST',
   adminToken: 'FICUS_ADMIN_TOKEN',
   cdcStatusUrl: 'FICUS_CDC_STATUS_URL',
+  adminHost: 'FICUS_ADMIN_HOST',
   logLevel: 'FICUS_LOG_LEVEL',
 };
 
@@ -69,6 +77,11 @@ Options:
   --cdc-status-url URL        the CDC connector's status endpoint, shown on the dashboard
                               (e.g. http://127.0.0.1:3200/status)
                                                           env FICUS_CDC_STATUS_URL
+  --admin-host NAME           answer the dashboard and admin API only for this host name
+                              (e.g. ficus-admin.internal): an origin of their own, so scripts
+                              on the monolith's pages cannot use an operator's session;
+                              /_ficus/health and /_ficus/metrics answer on every host
+                                                          env FICUS_ADMIN_HOST
   --config FILE               YAML file with any of these settings (camelCase keys)
   --log-level LEVEL           fatal|error|warn|info|debug|trace|silent (default info)
                                                           env FICUS_LOG_LEVEL
@@ -89,6 +102,7 @@ export async function parseGatewayArgs(
     port: { type: 'string' },
     host: { type: 'string' },
     'cdc-status-url': { type: 'string' },
+    'admin-host': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -103,6 +117,7 @@ export async function parseGatewayArgs(
       port: flags.port,
       host: flags.host,
       cdcStatusUrl: flags['cdc-status-url'],
+      adminHost: flags['admin-host'],
       logLevel: flags['log-level'],
     },
   });
@@ -132,6 +147,7 @@ export const gatewayCommand: Command = {
       adminToken: config.adminToken,
       logger,
       ...(config.cdcStatusUrl ? { dashboard: { cdcStatusUrl: config.cdcStatusUrl } } : {}),
+      ...(config.adminHost ? { adminHost: config.adminHost } : {}),
     });
     const { url } = await gateway.listen(config.port, config.host).catch((error: unknown) => {
       throw new ConfigError(

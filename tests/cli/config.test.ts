@@ -233,6 +233,17 @@ describe('ficus gateway configuration', () => {
     ).resolves.toMatchObject({ cdcStatusUrl: 'http://cdc:3200/status' });
   });
 
+  it('takes an admin host name, and refuses a URL in its place', async () => {
+    await expect(
+      parseGatewayArgs(['--routes', 'r.yaml', '--admin-host', 'ficus-admin.internal'], env),
+    ).resolves.toMatchObject({ adminHost: 'ficus-admin.internal' });
+    await expect(
+      parseGatewayArgs(['--routes', 'r.yaml'], { ...env, FICUS_ADMIN_HOST: 'https://x:1' }),
+    ).rejects.toThrow(
+      /^adminHost \(from environment variable FICUS_ADMIN_HOST\): must be a host name/,
+    );
+  });
+
   it('refuses a CDC status URL that is not http', async () => {
     await expect(
       parseGatewayArgs(['--routes', 'examples/routes.yaml', '--cdc-status-url', 'cdc:3200'], env),

@@ -214,3 +214,27 @@ describe('session cookies', () => {
     ).toBeUndefined();
   });
 });
+
+describe('with an admin host', () => {
+  it('answers the dashboard and the admin API only for that host name; health and metrics for any', async () => {
+    const own = await startDashboardHarness(
+      ({ legacy }) => ({ legacy, routes: [] }),
+      {},
+      { adminHost: 'ficus-admin.internal' },
+    );
+    try {
+      const as = (host: string, path: string) =>
+        request(own.url, { path, headers: { ...bearer, host } });
+      expect((await as('shop.example', '/_ficus/')).status).toBe(404);
+      expect((await as('shop.example', '/_ficus/api/routes')).status).toBe(404);
+      expect((await as('shop.example', '/_FICUS/api/routes')).status).toBe(404);
+      expect((await as('shop.example', '/_ficus/health')).status).toBe(200);
+      expect((await as('shop.example', '/_ficus/metrics')).status).toBe(200);
+      expect((await as('ficus-admin.internal:8080', '/_ficus/')).status).toBe(200);
+      expect((await as('FICUS-ADMIN.internal', '/_ficus/api/routes')).status).toBe(200);
+      expect(own.legacy.seen).toEqual([]);
+    } finally {
+      await own.close();
+    }
+  });
+});

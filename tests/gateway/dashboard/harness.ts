@@ -31,10 +31,11 @@ export interface DashboardHarness {
 export async function startDashboardHarness(
   routes: (urls: { legacy: string; service: string }) => RouteTableInput,
   dashboard: DashboardSettings & { maxUnclaimedTemplates?: number } = {},
+  gatewayOptions: { adminHost?: string } = {},
 ): Promise<DashboardHarness> {
   const [legacy, service] = await Promise.all([startUpstream('legacy'), startUpstream('service')]);
   const store = createMemoryRouteStore(routes({ legacy: legacy.url, service: service.url }));
-  const gateway = createGateway({ store, adminToken: ADMIN_TOKEN, dashboard });
+  const gateway = createGateway({ store, adminToken: ADMIN_TOKEN, dashboard, ...gatewayOptions });
   const { url } = await gateway.listen(0);
   return {
     url,
