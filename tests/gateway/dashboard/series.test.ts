@@ -53,6 +53,23 @@ describe('createTrafficSeries', () => {
     expect(series.summary('r', 60).new.rps).toBeCloseTo(1000 / 59);
   });
 
+  it('keeps the p99 of buckets older than the kept histograms', () => {
+    const time = clock();
+    const series = createTrafficSeries({ bucketSeconds: 10, buckets: 60, now: time.now });
+    // 30 buckets with latencies growing bucket by bucket: 10, 20, 30 … ms.
+    for (let bucket = 0; bucket < 30; bucket++) {
+      for (let i = 0; i < 20; i++) series.observe('r', 'new', 200, 10 * (bucket + 1));
+      time.advance(10_000);
+    }
+    const { p99Ms, requests } = series.series('r').sides.new;
+    const filled = p99Ms.slice(-31, -1);
+    expect(requests.slice(-31, -1)).toEqual(Array.from({ length: 30 }, () => 20));
+    filled.forEach((p99, bucket) => {
+      expect(p99, `bucket ${bucket}`).not.toBeNull();
+      expect(Math.abs(p99! - 10 * (bucket + 1)) / (10 * (bucket + 1))).toBeLessThan(0.1);
+    });
+  });
+
   it('forgets a route', () => {
     const series = createTrafficSeries();
     series.observe('gone', 'legacy', 200, 1);
