@@ -178,3 +178,67 @@ describe.skipIf(!available)('the dashboard in a browser', () => {
     expect(await page.locator('#route-detail .uplot').count()).toBe(3);
   });
 });
+
+describe.skipIf(!available)('the dashboard with a few hundred routes', () => {
+  let h: DashboardHarness;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    h = await startDashboardHarness(
+      ({ legacy, service }) => ({
+        legacy,
+        services: { catalog: service },
+        routes: Array.from({ length: 300 }, (_, i) => ({
+          id: `route-${i}`,
+          path: `/area-${i}/:id`,
+          service: 'catalog',
+          mode: (['legacy', 'shadow', 'canary', 'new'] as const)[i % 4],
+          ...(i % 4 === 2 ? { weight: 10 } : {}),
+        })),
+      }),
+      { statsEveryMs: 500 },
+    );
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await h?.close();
+  });
+
+  it('lists every route, filters them, and shows a change to one of them live', async () => {
+    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${h.url}/_ficus/`);
+    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+    await page.getByLabel('Admin token').press('Enter');
+    await page.locator('#live.on').waitFor();
+    const rows = page.locator('#routes-table tbody tr:visible');
+    await expect.poll(() => rows.count(), POLL).toBe(300);
+    await expect
+      .poll(() => page.locator('#progress').textContent(), POLL)
+      .toContain('75 of 300 on new');
+
+    await page.getByLabel('Filter').fill('area-123/');
+    await expect.poll(() => rows.count(), POLL).toBe(1);
+    await page.getByLabel('Filter').fill('');
+
+    // Traffic on many routes keeps the rows updating in place while a change arrives.
+    for (let i = 0; i < 300; i += 7) await request(h.url, { path: `/area-${i}/1` });
+    const changed = await request(h.url, {
+      method: 'PATCH',
+      path: '/_ficus/api/routes/route-200',
+      headers: { ...bearer, 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'new', reason: 'many routes' }),
+    });
+    expect(changed.status).toBe(200);
+    await expect
+      .poll(() => page.locator('tr[data-route="route-200"] .badge').textContent(), POLL)
+      .toBe('new');
+    await expect.poll(() => rows.count(), POLL).toBe(300);
+    await page.close();
+  });
+});
