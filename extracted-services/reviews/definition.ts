@@ -1,6 +1,7 @@
 import type { Companion, CompanionContext, ServiceDefinition } from '../runtime/index.js';
 import { REVIEWS_SOURCE_TABLES } from './mappings.js';
 import { createReviewsService } from './service.js';
+import { superviseWriteBack } from './supervisor.js';
 import { startReviewsWriteBack } from './write-back.js';
 
 /** Default port of the reviews service. */
@@ -8,7 +9,8 @@ export const DEFAULT_REVIEWS_PORT = 3102;
 
 /**
  * The reviews service as `ficus service reviews` and the demo run it: the service, plus the
- * write-back into the monolith whenever the monolith's database URL is configured (without it
+ * write-back into the monolith (restarted with backoff when it fails) whenever the monolith's
+ * database URL is configured (without it
  * the service's own reviews stay in its database, which is only right while its route is
  * `legacy` or `shadow`).
  */
@@ -27,9 +29,13 @@ export const REVIEWS_DEFINITION: ServiceDefinition = Object.freeze({
       logger.warn('no monolith database configured: reviews posted here are not written back');
       return undefined;
     }
-    return startReviewsWriteBack({
-      serviceDatabaseUrl: databaseUrl,
-      monolithDatabaseUrl: sourceDatabaseUrl,
+    return superviseWriteBack({
+      start: () =>
+        startReviewsWriteBack({
+          serviceDatabaseUrl: databaseUrl,
+          monolithDatabaseUrl: sourceDatabaseUrl,
+          logger,
+        }),
       logger,
     });
   },

@@ -229,13 +229,21 @@ describe('reconciliation', () => {
 });
 
 describe('a service whose companion stops', () => {
-  it('reports itself degraded, with 503 on /_ficus/health', async () => {
+  it('reports itself degraded (503 on /_ficus/health) until the write-back is running again', async () => {
     const own = await createTestDatabase('runtimereviews');
     const reviews = await startExtractedService({
       definition: REVIEWS_DEFINITION,
       databaseUrl: own.url,
       sourceDatabaseUrl: source.url,
       port: 0,
+      source: createConnectorSource({
+        databaseUrl: source.url,
+        tables: REVIEWS_DEFINITION.sourceTables,
+        slotName: `runtime_reviews_${process.pid}`,
+        publicationName: `runtime_reviews_${process.pid}`,
+        topicPrefix: 'legacy',
+        offsetsFile: path.join(offsetsDir, 'reviews-offsets.json'),
+      }),
     });
     try {
       expect((await fetch(`${reviews.url}/_ficus/health`)).status).toBe(200);
@@ -252,11 +260,33 @@ describe('a service whose companion stops', () => {
       } finally {
         await admin.destroy();
       }
-      await waitUntil(async () => (await fetch(`${reviews.url}/_ficus/health`)).status === 503);
-      const health = await (await fetch(`${reviews.url}/_ficus/health`)).json();
-      expect(health).toEqual({ status: 'degraded', service: 'reviews' });
-      const body = (await (await fetch(`${reviews.url}/_ficus/status`)).json()) as ServiceStatus;
-      expect(body.state).toBe('degraded');
+      let degraded: unknown;
+      await waitUntil(async () => {
+        const res = await fetch(`${reviews.url}/_ficus/health`);
+        if (res.status === 503) degraded = await res.json();
+        return res.status === 503;
+      });
+      expect(degraded).toEqual({ status: 'degraded', service: 'reviews' });
+
+      // Restarted with backoff, and writing back again.
+      await waitUntil(async () => (await fetch(`${reviews.url}/_ficus/health`)).status === 200);
+      const status = (await (await fetch(`${reviews.url}/_ficus/status`)).json()) as ServiceStatus;
+      expect(status.companions).toMatchObject({ restarts: 1 });
+      const created = await fetch(`${reviews.url}/products/3/reviews`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          memberId: 2,
+          rating: 5,
+          title: 'After the restart',
+          body: 'Still written back.',
+        }),
+      });
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: number };
+      await waitUntil(
+        async () => (await monolithDb('reviews').where({ id }).first()) !== undefined,
+      );
     } finally {
       await reviews.close();
       await own.drop();
