@@ -28,6 +28,9 @@ import {
   type NotificationRow,
 } from './notifications.js';
 
+/** Notifications due for a member not carried yet. */
+const WAITING_TABLE = 'notifications_waiting';
+
 /** A notification some change calls for, before it is addressed and recorded. */
 interface Due {
   readonly kind: NotificationKind;
@@ -51,24 +54,67 @@ export async function recordNotifications(
     // Committed before the service existed: history, already told (or not) by whatever ran then.
     if (change.event.source.ts_ms < since) continue;
     const due = dueNotification(change);
-    if (!due) continue;
-    const member = await trx(MEMBERS_TABLE)
-      .where({ id: due.memberId })
-      .first<{ email: string; name: string } | undefined>('email', 'name');
-    const [row] = await trx(NOTIFICATIONS_TABLE)
+    if (due) await send(trx, due, sent);
+  }
+  // Members who arrived in this batch: what waited for them goes out now.
+  const arrived = changes
+    .filter((c) => c.table === MEMBERS_TABLE && c.row !== null)
+    .map((c) => c.row!['id'])
+    .filter(isId);
+  if (arrived.length > 0) {
+    const waiting = await trx(WAITING_TABLE)
+      .whereIn('member_id', arrived)
+      .orderBy(['order_id', 'kind'])
+      .select<{ kind: NotificationKind; order_id: number; member_id: number; amount: string }[]>(
+        'kind',
+        'order_id',
+        'member_id',
+        'amount',
+      );
+    for (const row of waiting) {
+      await send(
+        trx,
+        { kind: row.kind, orderId: row.order_id, memberId: row.member_id, amount: row.amount },
+        sent,
+      );
+      await trx(WAITING_TABLE).where({ kind: row.kind, order_id: row.order_id }).del();
+    }
+  }
+  return sent;
+}
+
+/**
+ * Records `due` for its member, or, when the member is not carried yet, keeps it waiting for them
+ * (a notification without a recipient would be sent to no one, and never again).
+ */
+async function send(trx: Knex.Transaction, due: Due, sent: NotificationRow[]): Promise<void> {
+  const member = await trx(MEMBERS_TABLE)
+    .where({ id: due.memberId })
+    .first<{ email: string; name: string } | undefined>('email', 'name');
+  if (!member) {
+    await trx(WAITING_TABLE)
       .insert({
         kind: due.kind,
         order_id: due.orderId,
         member_id: due.memberId,
-        recipient: member?.email ?? null,
-        message: compose(due, member?.name),
+        amount: due.amount,
       })
       .onConflict(['kind', 'order_id'])
-      .ignore()
-      .returning<NotificationRow[]>('*');
-    if (row) sent.push(row);
+      .ignore();
+    return;
   }
-  return sent;
+  const [row] = await trx(NOTIFICATIONS_TABLE)
+    .insert({
+      kind: due.kind,
+      order_id: due.orderId,
+      member_id: due.memberId,
+      recipient: member.email,
+      message: compose(due, member.name),
+    })
+    .onConflict(['kind', 'order_id'])
+    .ignore()
+    .returning<NotificationRow[]>('*');
+  if (row) sent.push(row);
 }
 
 function dueNotification(change: AppliedChange): Due | null {
@@ -92,8 +138,8 @@ function isId(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value);
 }
 
-function compose(due: Due, name: string | undefined): string {
-  const greeting = name === undefined ? 'Hello' : `Hi ${name}`;
+function compose(due: Due, name: string): string {
+  const greeting = `Hi ${name}`;
   switch (due.kind) {
     case 'order-placed':
       return `${greeting}, we have received your order #${due.orderId} (total ${due.amount}).`;

@@ -408,6 +408,30 @@ describe('replaying the whole stream', () => {
     await expectCarriedEqualToSource(db);
   });
 
+  it('holds a notification whose member has not arrived yet, and sends it when they do', async () => {
+    // With Kafka each table is its own topic: orders and payments can come before the members.
+    const { db } = await freshDatabase();
+    const lines: LogLine[] = [];
+    const fresh = createNotificationsService({ db, logger: captureLogger(lines) });
+    const records = delivered.flat();
+    const isMember = (r: ChangeRecord) => r.topic.endsWith('.members');
+    await fresh.handle(records.filter((r) => !isMember(r)));
+    expect(await notificationsIn(db)).toEqual([]);
+    expect(sentLines(lines)).toEqual([]);
+    // Placed and paid, for every order placed during the test.
+    expect(await count(db, 'notifications_waiting')).toBe(placed.length * 2);
+
+    await fresh.handle(records.filter(isMember));
+    const rows = await notificationsIn(db);
+    expect(kindsByOrder(rows)).toEqual(expectedKinds());
+    expect(rows.every((row) => row.recipient !== null && !row.message.startsWith('Hello'))).toBe(
+      true,
+    );
+    expectLinesMatch(lines, rows);
+    expect(await count(db, 'notifications_waiting')).toBe(0);
+    await expectCarriedEqualToSource(db);
+  });
+
   it('sends each notification once on a new database fed the stream from the start, twice over', async () => {
     const { db } = await freshDatabase();
     const lines: LogLine[] = [];

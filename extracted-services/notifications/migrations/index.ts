@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as carriedOrders from './001-carried-orders.js';
 import * as notifications from './002-notifications.js';
 import * as notifySince from './003-notify-since.js';
+import * as waiting from './004-notifications-waiting.js';
 
 /** One schema migration and the name knex records for it in `knex_migrations`. */
 export interface NamedMigration {
@@ -18,6 +19,7 @@ export const MIGRATIONS: readonly NamedMigration[] = Object.freeze([
   { name: '001-carried-orders', migration: carriedOrders },
   { name: '002-notifications', migration: notifications },
   { name: '003-notify-since', migration: notifySince },
+  { name: '004-notifications-waiting', migration: waiting },
 ]);
 
 /** The knex `migrationSource` that serves {@link MIGRATIONS}. */
