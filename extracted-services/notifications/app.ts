@@ -1,6 +1,7 @@
-import express, { type ErrorRequestHandler } from 'express';
+import type express from 'express';
 import type { Knex } from 'knex';
-import { toErrorResponse, type Logger } from '../../common/index.js';
+import type { Logger } from '../../common/index.js';
+import { createServiceApp } from '../runtime/index.js';
 import { NotFoundError } from './errors.js';
 import { createNotificationsRouter } from './notifications.js';
 
@@ -9,29 +10,9 @@ import { createNotificationsRouter } from './notifications.js';
  * `{ "error": { "code", "message", "field"? } }`.
  */
 export function createNotificationsApp(deps: { db: Knex; logger: Logger }): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-
-  app.get('/health', (_req, res) => {
-    res.json({ status: 'ok' });
+  return createServiceApp({
+    routes: createNotificationsRouter({ db: deps.db }),
+    errors: { notFound: (message) => new NotFoundError(message) },
+    logger: deps.logger,
   });
-  app.use(createNotificationsRouter({ db: deps.db }));
-
-  app.use((req) => {
-    throw new NotFoundError(`no route for ${req.method} ${req.path}`);
-  });
-  app.use(handleErrors(deps.logger));
-  return app;
-}
-
-function handleErrors(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, next) => {
-    const { status, body } = toErrorResponse(err);
-    if (status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
-    if (res.headersSent) {
-      next(err);
-      return;
-    }
-    res.status(status).json(body);
-  };
 }

@@ -33,3 +33,4 @@ export type {
 export { createConnectorSource, type ConnectorSourceOptions } from './sources/connector.js';
 export { createEmbeddedSource, type EmbeddedSourceOptions } from './sources/embedded.js';
 export { createKafkaSource, type KafkaSourceOptions } from './sources/kafka.js';
+export { createServiceApp, type ServiceAppErrors, type ServiceAppOptions } from './http.js';
