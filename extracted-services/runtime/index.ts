@@ -34,3 +34,17 @@ export { createConnectorSource, type ConnectorSourceOptions } from './sources/co
 export { createEmbeddedSource, type EmbeddedSourceOptions } from './sources/embedded.js';
 export { createKafkaSource, type KafkaSourceOptions } from './sources/kafka.js';
 export { createServiceApp, type ServiceAppErrors, type ServiceAppOptions } from './http.js';
+export {
+  InvalidJsonError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+} from './errors.js';
+export {
+  describeValue,
+  integerParam,
+  MAX_ID,
+  parseInput,
+  toPagination,
+  type Pagination,
+} from './params.js';
