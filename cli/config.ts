@@ -107,6 +107,18 @@ export const portSchema = z.coerce
   .min(0, 'must be a port from 0 to 65535')
   .max(65535, 'must be a port from 0 to 65535');
 
+/** A comma-separated list (`a:1, b:2`) or a YAML list, as an array of non-empty strings. */
+export const listSchema = z.preprocess(
+  (value) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((item) => item.trim())
+          .filter(Boolean)
+      : value,
+  z.array(z.string().min(1)),
+);
+
 /** A postgres:// or postgresql:// connection URL. */
 export const postgresUrlSchema = z
   .string()

@@ -37,6 +37,7 @@ import type { Command } from '../command.js';
 import { parseFlags } from '../command.js';
 import {
   booleanSchema,
+  listSchema,
   logLevelSchema,
   portSchema,
   postgresUrlSchema,
@@ -60,15 +61,7 @@ const demoConfigSchema = z.object({
     .max(1000, 'must be at most 1000')
     .default(8),
 
-  kafkaBrokers: z
-    .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((b) => b.trim())
-        .filter(Boolean),
-    )
-    .optional(),
+  kafkaBrokers: listSchema.optional(),
   logLevel: logLevelSchema.default('warn'),
 });
 

@@ -13,6 +13,7 @@ import {
 import type { Command } from '../command.js';
 import { parseFlags } from '../command.js';
 import {
+  listSchema,
   logLevelSchema,
   portSchema,
   postgresUrlSchema,
@@ -27,15 +28,7 @@ const serviceConfigSchema = z.object({
   source: z
     .enum(['kafka', 'connector', 'none'], { error: 'must be kafka, connector or none' })
     .optional(),
-  kafkaBrokers: z
-    .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((b) => b.trim())
-        .filter(Boolean),
-    )
-    .default([]),
+  kafkaBrokers: listSchema.default([]),
   topicPrefix: z.string().min(1).default('ficus'),
   groupId: z.string().min(1).optional(),
   slot: z

@@ -5,7 +5,7 @@ import { createSilentLogger, type Logger } from '../../common/index.js';
 import { createCarriedState, type ApplyResult, type CarriedState } from '../carried-state/index.js';
 import { createCatalogApp } from './app.js';
 import { CATALOG_MAPPINGS, CATALOG_SOURCE_TABLES } from './mappings.js';
-import type { ExtractedService } from '../runtime/index.js';
+import { inOrder, type ExtractedService } from '../runtime/index.js';
 import { migrationSource } from './migrations/index.js';
 
 /** What {@link createCatalogService} needs. */
@@ -42,13 +42,10 @@ export function createCatalogService(deps: CatalogServiceDeps): CatalogService {
   const logger = (deps.logger ?? createSilentLogger()).child({ service: 'catalog' });
   const consumer = deps.consumer ?? 'catalog';
   const carried = createCarriedState({ db, mappings: CATALOG_MAPPINGS, logger });
-  let tail: Promise<unknown> = Promise.resolve();
 
-  function handle(records: readonly ChangeRecord[]): Promise<ApplyResult> {
-    const run = tail.then(() => carried.apply(records, { consumer }));
-    tail = run.catch(() => undefined);
-    return run;
-  }
+  const handle = inOrder((records: readonly ChangeRecord[]): Promise<ApplyResult> =>
+    carried.apply(records, { consumer }),
+  );
 
   async function migrate(): Promise<void> {
     await db.migrate.latest({ migrationSource });

@@ -8,6 +8,7 @@ import {
   type CarriedState,
   type TableMapping,
 } from '../carried-state/index.js';
+import { inOrder } from '../runtime/index.js';
 import { createNotificationsApp } from './app.js';
 import { NOTIFICATIONS_MAPPINGS, NOTIFICATIONS_SOURCE_TABLES } from './mappings.js';
 import { migrationSource } from './migrations/index.js';
@@ -68,7 +69,6 @@ export function createNotificationsService(deps: NotificationsServiceDeps): Noti
   const logger = (deps.logger ?? createSilentLogger()).child({ service: 'notifications' });
   const consumer = deps.consumer ?? 'notifications';
   const carried = createCarriedState({ db, mappings: NOTIFICATIONS_MAPPINGS, logger });
-  let tail: Promise<unknown> = Promise.resolve();
 
   async function applyAndNotify(
     records: readonly ChangeRecord[],
@@ -96,11 +96,9 @@ export function createNotificationsService(deps: NotificationsServiceDeps): Noti
     return { ...result, sent };
   }
 
-  function handle(records: readonly ChangeRecord[]): Promise<NotificationsBatchResult> {
-    const run = tail.then(() => applyAndNotify(records));
-    tail = run.catch(() => undefined);
-    return run;
-  }
+  const handle = inOrder((records: readonly ChangeRecord[]): Promise<NotificationsBatchResult> =>
+    applyAndNotify(records),
+  );
 
   async function migrate(): Promise<void> {
     await db.migrate.latest({ migrationSource });

@@ -8,6 +8,7 @@ import {
   type CarriedState,
   type TableMapping,
 } from '../carried-state/index.js';
+import { inOrder } from '../runtime/index.js';
 import { createReviewsApp } from './app.js';
 import { REVIEWS_MAPPINGS, REVIEWS_SOURCE_TABLES } from './mappings.js';
 import { migrationSource } from './migrations/index.js';
@@ -64,7 +65,6 @@ export function createReviewsService(deps: ReviewsServiceDeps): ReviewsService {
   const consumer = deps.consumer ?? 'reviews';
   const writeBackOrigin = deps.writeBackOrigin ?? DEFAULT_WRITE_BACK_ORIGIN;
   const carried = createCarriedState({ db, mappings: REVIEWS_MAPPINGS, logger });
-  let tail: Promise<unknown> = Promise.resolve();
 
   async function apply(records: readonly ChangeRecord[]): Promise<ReviewsApplyResult> {
     const kept: ChangeRecord[] = [];
@@ -78,11 +78,9 @@ export function createReviewsService(deps: ReviewsServiceDeps): ReviewsService {
     return { ...result, echoes };
   }
 
-  function handle(records: readonly ChangeRecord[]): Promise<ReviewsApplyResult> {
-    const run = tail.then(() => apply(records));
-    tail = run.catch(() => undefined);
-    return run;
-  }
+  const handle = inOrder((records: readonly ChangeRecord[]): Promise<ReviewsApplyResult> =>
+    apply(records),
+  );
 
   async function migrate(): Promise<void> {
     await db.migrate.latest({ migrationSource });

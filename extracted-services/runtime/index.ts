@@ -48,3 +48,4 @@ export {
   toPagination,
   type Pagination,
 } from './params.js';
+export { inOrder } from './in-order.js';

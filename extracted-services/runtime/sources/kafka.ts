@@ -1,4 +1,10 @@
-import { Kafka, logLevel as KafkaLogLevel, type Consumer, type IHeaders } from 'kafkajs';
+import {
+  Kafka,
+  logLevel as KafkaLogLevel,
+  type Admin,
+  type Consumer,
+  type IHeaders,
+} from 'kafkajs';
 import type { ChangeRecord } from '../../../cdc/index.js';
 import { createSilentLogger, type Logger } from '../../../common/index.js';
 import {
@@ -48,18 +54,21 @@ export function createKafkaSource(options: KafkaSourceOptions): RecordSource {
   let lastError: string | undefined;
   let consumed = 0;
 
-  async function createMissingTopics(): Promise<void> {
+  /** Creates the topics that do not exist yet and, for a service holding nothing, rewinds. */
+  async function prepare(empty: boolean): Promise<void> {
     const admin = kafka.admin();
     await admin.connect();
     try {
       const existing = new Set(await admin.listTopics());
       const missing = options.topics.filter((topic) => !existing.has(topic));
-      if (missing.length === 0) return;
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({ topic, numPartitions: 1 })),
-      });
-      logger.info({ topics: missing }, 'created topics the connector has not written yet');
+      if (missing.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((topic) => ({ topic, numPartitions: 1 })),
+        });
+        logger.info({ topics: missing }, 'created topics the connector has not written yet');
+      }
+      if (empty) await rewind(admin);
     } finally {
       await admin.disconnect();
     }
@@ -69,9 +78,7 @@ export function createKafkaSource(options: KafkaSourceOptions): RecordSource {
    * A service whose database holds nothing (new, or restored empty) must read the topics from the
    * start even when its group committed offsets before: otherwise it would never be backfilled.
    */
-  async function rewind(): Promise<void> {
-    const admin = kafka.admin();
-    await admin.connect();
+  async function rewind(admin: Admin): Promise<void> {
     try {
       const committed = await admin.fetchOffsets({
         groupId: options.groupId,
@@ -88,14 +95,11 @@ export function createKafkaSource(options: KafkaSourceOptions): RecordSource {
         { err: error },
         'could not rewind the group (are other members running?); continuing from its offsets',
       );
-    } finally {
-      await admin.disconnect();
     }
   }
 
   async function start(handler: BatchHandler, context: StartContext = {}): Promise<void> {
-    await createMissingTopics();
-    if (context.empty === true) await rewind();
+    await prepare(context.empty === true);
     consumer = kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
