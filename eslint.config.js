@@ -25,6 +25,29 @@ const componentBoundaries = [...components, 'cli'].map((self) => ({
   },
 }));
 
+/**
+ * ficus's reference services are written the way a user writes one: from ficus they import only
+ * the package entry point (index.ts, what `import … from 'ficus'` gives), which proves it is
+ * sufficient. Anything else outside the service's own folder is an error.
+ */
+const referenceServices = ['catalog', 'reviews', 'notifications'];
+const onlyThePackageEntry = (up) => ({
+  files: referenceServices.map((name) => `extracted-services/${name}/${'*/'.repeat(up - 2)}*.ts`),
+  rules: {
+    '@typescript-eslint/no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            regex: `^${'\\.\\./'.repeat(up - 1)}(?!\\.\\./index\\.js$)`,
+            message: "A service imports ficus only through the package entry point ('../../index.js').",
+          },
+        ],
+      },
+    ],
+  },
+});
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.ficus/**', 'bin/**', 'eslint.config.js'] },
   js.configs.recommended,
@@ -46,6 +69,8 @@ export default tseslint.config(
     },
   },
   ...componentBoundaries,
+  onlyThePackageEntry(2),
+  onlyThePackageEntry(3),
   {
     files: ['cli/**/*.ts', 'tests/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-console': 'off' },

@@ -25,7 +25,8 @@ export function serviceDefinition(name: string): ServiceDefinition {
   const found = SERVICE_DEFINITIONS.find((definition) => definition.name === name);
   if (!found)
     throw new ConfigError(
-      `unknown service ${JSON.stringify(name)}; the services are ${SERVICE_DEFINITIONS.map((d) => d.name).join(', ')}`,
+      `unknown service ${JSON.stringify(name)}; ficus's own services are ${SERVICE_DEFINITIONS.map((d) => d.name).join(', ')}. ` +
+        "Run a service of your own with --module ./your-service.ts (its default export is defineService({ ... }) from 'ficus'; see docs/extract-your-first-table.md)",
     );
   return found;
 }

@@ -7,4 +7,4 @@ export {
   NotFoundError,
   InvalidJsonError,
   PayloadTooLargeError,
-} from '../runtime/index.js';
+} from '../../index.js';

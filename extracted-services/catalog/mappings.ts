@@ -1,4 +1,4 @@
-import type { TableMapping } from '../carried-state/index.js';
+import type { TableMapping } from '../../index.js';
 
 /**
  * The monolith tables the catalog carries (source `public.*`, same names locally). Values arrive

@@ -1,12 +1,12 @@
-import type { ChangeRecord } from '../../cdc/index.js';
-import type { Logger } from '../../common/index.js';
-import type { ApplyResult } from '../carried-state/index.js';
 import {
+  type ChangeRecord,
+  type Logger,
+  type ApplyResult,
   startExtractedService,
   type RecordSource,
   type RunningService,
   type ServiceDefinition,
-} from '../runtime/index.js';
+} from '../../index.js';
 import { CATALOG_SOURCE_TABLES } from './mappings.js';
 import { createCatalogService } from './service.js';
 

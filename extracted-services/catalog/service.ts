@@ -1,11 +1,17 @@
 import type express from 'express';
 import type { Knex } from 'knex';
-import type { ChangeRecord } from '../../cdc/index.js';
-import { createSilentLogger, type Logger } from '../../common/index.js';
-import { createCarriedState, type ApplyResult, type CarriedState } from '../carried-state/index.js';
+import {
+  type ChangeRecord,
+  createSilentLogger,
+  type Logger,
+  createCarriedState,
+  type ApplyResult,
+  type CarriedState,
+  inOrder,
+  type ExtractedService,
+} from '../../index.js';
 import { createCatalogApp } from './app.js';
 import { CATALOG_MAPPINGS, CATALOG_SOURCE_TABLES } from './mappings.js';
-import { inOrder, type ExtractedService } from '../runtime/index.js';
 import { migrationSource } from './migrations/index.js';
 
 /** What {@link createCatalogService} needs. */

@@ -4,9 +4,9 @@
  * The rules are the runtime's, not imported from the monolith.
  */
 import { z } from 'zod';
-import { integerParam, MAX_ID } from '../runtime/index.js';
+import { integerParam, MAX_ID } from '../../index.js';
 
-export { describeValue, parseInput, toPagination, type Pagination } from '../runtime/index.js';
+export { describeValue, parseInput, toPagination, type Pagination } from '../../index.js';
 
 /** The path parameters of `/products/:id`. */
 export const idParams = z.object({ id: integerParam(1, MAX_ID) });

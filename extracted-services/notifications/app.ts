@@ -1,7 +1,6 @@
 import type express from 'express';
 import type { Knex } from 'knex';
-import type { Logger } from '../../common/index.js';
-import { createServiceApp } from '../runtime/index.js';
+import { type Logger, createServiceApp } from '../../index.js';
 import { NotFoundError } from './errors.js';
 import { createNotificationsRouter } from './notifications.js';
 

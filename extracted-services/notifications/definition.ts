@@ -1,4 +1,4 @@
-import type { ServiceDefinition } from '../runtime/index.js';
+import type { ServiceDefinition } from '../../index.js';
 import { NOTIFICATIONS_SOURCE_TABLES } from './mappings.js';
 import { createNotificationsService } from './service.js';
 

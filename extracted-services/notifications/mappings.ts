@@ -1,4 +1,4 @@
-import type { TableMapping } from '../carried-state/index.js';
+import type { TableMapping } from '../../index.js';
 
 /** Local table names of the carried copies. */
 export const MEMBERS_TABLE = 'members';

@@ -20,7 +20,7 @@
  * deleted and inserted again), so an order is told of each step at most once.
  */
 import type { Knex } from 'knex';
-import type { AppliedChange, LocalRow } from '../carried-state/index.js';
+import type { AppliedChange, LocalRow } from '../../index.js';
 import { MEMBERS_TABLE, ORDERS_TABLE, PAYMENTS_TABLE } from './mappings.js';
 import {
   NOTIFICATIONS_TABLE,

@@ -1,14 +1,15 @@
 import type express from 'express';
 import type { Knex } from 'knex';
-import type { ChangeRecord } from '../../cdc/index.js';
-import { createSilentLogger, type Logger } from '../../common/index.js';
 import {
+  type ChangeRecord,
+  createSilentLogger,
+  type Logger,
   createCarriedState,
   type ApplyResult,
   type CarriedState,
   type TableMapping,
-} from '../carried-state/index.js';
-import { inOrder } from '../runtime/index.js';
+  inOrder,
+} from '../../index.js';
 import { createNotificationsApp } from './app.js';
 import { NOTIFICATIONS_MAPPINGS, NOTIFICATIONS_SOURCE_TABLES } from './mappings.js';
 import { migrationSource } from './migrations/index.js';

@@ -4,9 +4,9 @@
  * naming the parameter.
  */
 import { z } from 'zod';
-import { integerParam, MAX_ID } from '../runtime/index.js';
+import { integerParam, MAX_ID } from '../../index.js';
 
-export { parseInput } from '../runtime/index.js';
+export { parseInput } from '../../index.js';
 
 /** Notifications per list answer when `limit` is left out. */
 export const DEFAULT_LIMIT = 20;

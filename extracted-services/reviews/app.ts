@@ -1,7 +1,6 @@
 import type express from 'express';
 import type { Knex } from 'knex';
-import type { Logger } from '../../common/index.js';
-import { createServiceApp } from '../runtime/index.js';
+import { type Logger, createServiceApp } from '../../index.js';
 import { InvalidJsonError, NotFoundError, PayloadTooLargeError } from './errors.js';
 import { createReviewsRouter } from './reviews.js';
 

@@ -1,4 +1,4 @@
-import type { Companion, CompanionContext, ServiceDefinition } from '../runtime/index.js';
+import type { Companion, CompanionContext, ServiceDefinition } from '../../index.js';
 import { REVIEWS_SOURCE_TABLES } from './mappings.js';
 import { createReviewsService } from './service.js';
 import { superviseWriteBack } from './supervisor.js';

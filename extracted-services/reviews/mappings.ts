@@ -1,4 +1,4 @@
-import type { TableMapping } from '../carried-state/index.js';
+import type { TableMapping } from '../../index.js';
 import { WRITTEN_BY_MONOLITH } from './ownership.js';
 
 /**

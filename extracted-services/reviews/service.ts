@@ -1,14 +1,17 @@
 import type express from 'express';
 import type { Knex } from 'knex';
-import { isChangeEventValue, recordOrigin, type ChangeRecord } from '../../cdc/index.js';
-import { createSilentLogger, type Logger } from '../../common/index.js';
 import {
+  isChangeEventValue,
+  recordOrigin,
+  type ChangeRecord,
+  createSilentLogger,
+  type Logger,
   createCarriedState,
   type ApplyResult,
   type CarriedState,
   type TableMapping,
-} from '../carried-state/index.js';
-import { inOrder } from '../runtime/index.js';
+  inOrder,
+} from '../../index.js';
 import { createReviewsApp } from './app.js';
 import { REVIEWS_MAPPINGS, REVIEWS_SOURCE_TABLES } from './mappings.js';
 import { migrationSource } from './migrations/index.js';

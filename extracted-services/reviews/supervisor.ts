@@ -1,5 +1,4 @@
-import type { Logger } from '../../common/index.js';
-import type { Companion } from '../runtime/index.js';
+import type { Logger, Companion } from '../../index.js';
 import type { ReviewsWriteBack } from './write-back.js';
 
 /** Options of {@link superviseWriteBack}. */

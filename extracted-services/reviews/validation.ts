@@ -4,9 +4,9 @@
  * same bytes). The rules are the runtime's and its own, not imported from the monolith.
  */
 import { z } from 'zod';
-import { integerParam, MAX_ID } from '../runtime/index.js';
+import { integerParam, MAX_ID } from '../../index.js';
 
-export { parseInput, toPagination, type Pagination } from '../runtime/index.js';
+export { parseInput, toPagination, type Pagination } from '../../index.js';
 
 /** A JSON number that is an integer from `min` to `max`; strings such as "5" are refused. */
 function integerField(min: number, max: number) {

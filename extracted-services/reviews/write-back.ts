@@ -38,15 +38,13 @@ import {
   type JsonValue,
   type Lsn,
   type TransactionEventValue,
-} from '../../cdc/index.js';
-import {
   ConfigError,
   createSilentLogger,
   ficusVersion,
   FicusError,
   type Logger,
-} from '../../common/index.js';
-import { isUnavailable } from '../carried-state/index.js';
+  isUnavailable,
+} from '../../index.js';
 import { DEFAULT_WRITE_BACK_ORIGIN, WRITTEN_BY_MONOLITH, WRITTEN_BY_SERVICE } from './ownership.js';
 
 /** Default replication slot and publication of the write-back on the service's database. */

@@ -49,3 +49,16 @@ export {
   type Pagination,
 } from './params.js';
 export { inOrder } from './in-order.js';
+export {
+  defineService,
+  Router,
+  DEFAULT_SERVICE_ERRORS,
+  isServiceDefinition,
+  SERVICE_NAME_PATTERN,
+  type ServiceContext,
+  type ServiceMigration,
+  type ServiceReaction,
+  type ServiceSpec,
+} from './define.js';
+export { staticMigrationSource, type NamedMigration } from './migrations.js';
+export { loadServiceModule } from './load.js';

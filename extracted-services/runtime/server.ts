@@ -240,7 +240,13 @@ export async function startExtractedService(
   const server = createServer(app);
 
   try {
-    await service.migrate();
+    await service.migrate().catch((error: unknown) => {
+      throw new FicusError(
+        'FICUS_SERVICE_MIGRATE',
+        `${name}: migrating its database failed: ${(error as Error).message}`,
+        { cause: error },
+      );
+    });
     await listen(server, parsed.data.port ?? definition.defaultPort, host, name);
   } catch (error) {
     await Promise.all([db.destroy(), sourceDb?.destroy()]);

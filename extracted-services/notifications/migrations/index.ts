@@ -1,14 +1,8 @@
-import type { Knex } from 'knex';
+import { staticMigrationSource, type NamedMigration } from '../../../index.js';
 import * as carriedOrders from './001-carried-orders.js';
 import * as notifications from './002-notifications.js';
 import * as notifySince from './003-notify-since.js';
 import * as waiting from './004-notifications-waiting.js';
-
-/** One schema migration and the name knex records for it in `knex_migrations`. */
-export interface NamedMigration {
-  readonly name: string;
-  readonly migration: Knex.Migration;
-}
 
 /**
  * Every migration of the notifications service's own database, oldest first. Static, so the
@@ -23,8 +17,4 @@ export const MIGRATIONS: readonly NamedMigration[] = Object.freeze([
 ]);
 
 /** The knex `migrationSource` that serves {@link MIGRATIONS}. */
-export const migrationSource: Knex.MigrationSource<NamedMigration> = {
-  getMigrations: () => Promise.resolve([...MIGRATIONS]),
-  getMigrationName: (entry) => entry.name,
-  getMigration: (entry) => Promise.resolve(entry.migration),
-};
+export const migrationSource = staticMigrationSource(MIGRATIONS);

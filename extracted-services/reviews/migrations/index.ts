@@ -1,11 +1,5 @@
-import type { Knex } from 'knex';
+import { staticMigrationSource, type NamedMigration } from '../../../index.js';
 import * as reviews from './001-reviews.js';
-
-/** One schema migration and the name knex records for it in `knex_migrations`. */
-export interface NamedMigration {
-  readonly name: string;
-  readonly migration: Knex.Migration;
-}
 
 /**
  * Every migration of the reviews service's own database, oldest first. Static, so the recorded
@@ -17,8 +11,4 @@ export const MIGRATIONS: readonly NamedMigration[] = Object.freeze([
 ]);
 
 /** The knex `migrationSource` that serves {@link MIGRATIONS}. */
-export const migrationSource: Knex.MigrationSource<NamedMigration> = {
-  getMigrations: () => Promise.resolve([...MIGRATIONS]),
-  getMigrationName: (entry) => entry.name,
-  getMigration: (entry) => Promise.resolve(entry.migration),
-};
+export const migrationSource = staticMigrationSource(MIGRATIONS);
