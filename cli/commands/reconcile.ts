@@ -3,16 +3,21 @@ import { z } from 'zod';
 import { ConfigError, FicusError } from '../../common/index.js';
 import {
   reconcile,
-  SERVICE_DEFINITIONS,
-  serviceDefinition,
   type Reconciliation,
   type ServiceDefinition,
 } from '../../extracted-services/index.js';
 import type { Command } from '../command.js';
 import { parseFlags } from '../command.js';
 import { booleanSchema, postgresUrlSchema, readConfigFile, resolveConfig } from '../config.js';
+import {
+  BUILT_IN_SERVICES,
+  leadingName,
+  moduleIn,
+  resolveServiceDefinition,
+} from '../service-definition.js';
 
 const reconcileConfigSchema = z.object({
+  module: z.string().min(1).optional(),
   databaseUrl: postgresUrlSchema.optional(),
   sourceDatabaseUrl: postgresUrlSchema.optional(),
   serviceUrl: z.url({ error: 'must be an http:// URL' }).optional(),
@@ -27,19 +32,23 @@ export type ReconcileConfig = z.output<typeof reconcileConfigSchema> & {
 };
 
 const reconcileEnv = {
+  module: 'FICUS_SERVICE_MODULE',
   databaseUrl: 'DATABASE_URL',
   sourceDatabaseUrl: 'FICUS_SOURCE_DATABASE_URL',
   serviceUrl: 'FICUS_SERVICE_URL',
 };
 
 const help = `Usage: ficus reconcile <service> [options]
+       ficus reconcile --module FILE [options]
 
 Compares each table a service carries with its source table in the monolith: row counts, and
 a hash per row over the carried columns. Lists the rows that differ (missing from the copy,
 extra in the copy, different) after letting in-flight changes settle. Run it before switching
 a route to new. Exits 0 when every table is in sync, 1 when not.
 
-Services: ${SERVICE_DEFINITIONS.map((d) => d.name).join(', ')}
+ficus's own services: ${BUILT_IN_SERVICES.join(', ')}; a service of your own:
+  --module FILE               its module, as given to 'ficus service --module'
+                                                                   env FICUS_SERVICE_MODULE
 
 Either ask a running service (it keeps the result for its /_ficus/status and the dashboard):
   --service-url URL           e.g. http://127.0.0.1:3101         env FICUS_SERVICE_URL
@@ -59,14 +68,10 @@ export async function parseReconcileArgs(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): Promise<ReconcileConfig> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name.startsWith('-'))
-    throw new ConfigError(
-      `name the service (${SERVICE_DEFINITIONS.map((d) => d.name).join(', ')}), e.g. 'ficus reconcile catalog'`,
-    );
-  const definition = serviceDefinition(name);
+  const { name: given, rest } = leadingName(argv);
   const flags = parseFlags('reconcile', rest, {
     config: { type: 'string' },
+    module: { type: 'string' },
     'database-url': { type: 'string' },
     'source-database-url': { type: 'string' },
     'service-url': { type: 'string' },
@@ -75,12 +80,20 @@ export async function parseReconcileArgs(
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
+  const file = flags.config ? await readConfigFile(flags.config) : undefined;
+  const definition = await resolveServiceDefinition(
+    'reconcile',
+    given,
+    flags.module ?? (env.FICUS_SERVICE_MODULE || undefined) ?? moduleIn(file),
+  );
+  const name = definition.name;
   const config = resolveConfig(reconcileConfigSchema, {
-    file: flags.config ? await readConfigFile(flags.config) : undefined,
+    file,
     fileName: flags.config,
     env,
     envNames: reconcileEnv,
     flags: {
+      module: flags.module,
       databaseUrl: flags['database-url'],
       sourceDatabaseUrl: flags['source-database-url'],
       serviceUrl: flags['service-url'],

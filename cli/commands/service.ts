@@ -5,7 +5,6 @@ import {
   createConnectorSource,
   createKafkaSource,
   SERVICE_DEFINITIONS,
-  serviceDefinition,
   startExtractedService,
   type RecordSource,
   type ServiceDefinition,
@@ -21,8 +20,15 @@ import {
   resolveConfig,
 } from '../config.js';
 import { stopOnSignal } from '../lifecycle.js';
+import {
+  BUILT_IN_SERVICES,
+  leadingName,
+  moduleIn,
+  resolveServiceDefinition,
+} from '../service-definition.js';
 
 const serviceConfigSchema = z.object({
+  module: z.string().min(1).optional(),
   databaseUrl: postgresUrlSchema,
   sourceDatabaseUrl: postgresUrlSchema.optional(),
   source: z
@@ -48,6 +54,7 @@ export type ServiceConfig = z.output<typeof serviceConfigSchema> & {
 };
 
 const serviceEnv = {
+  module: 'FICUS_SERVICE_MODULE',
   databaseUrl: 'DATABASE_URL',
   sourceDatabaseUrl: 'FICUS_SOURCE_DATABASE_URL',
   source: 'FICUS_SERVICE_SOURCE',
@@ -61,19 +68,23 @@ const serviceEnv = {
   logLevel: 'FICUS_LOG_LEVEL',
 };
 
-const names = SERVICE_DEFINITIONS.map((d) => d.name);
-
 const help = `Usage: ficus service <name> [options]
+       ficus service --module FILE [options]
 
 Runs one extracted service on its own database, kept in sync with the monolith's tables by
 CDC change events, and serves its endpoints plus /_ficus/status, /_ficus/reconcile and
 /_ficus/health.
 
-Services:
+ficus's own services:
 ${SERVICE_DEFINITIONS.map((d) => `  ${d.name.padEnd(15)} port ${d.defaultPort}  ${d.summary}`).join('\n')}
+
+A service of your own is a module whose default export is defineService({ ... }) from
+'ficus' (TypeScript or JavaScript); see docs/extract-your-first-table.md.
 
 Options (each also a camelCase key in the --config YAML file):
   --config FILE               YAML file with any of the settings below
+  --module FILE               your service's module, e.g. ./wishlists.ts
+                                                                    env FICUS_SERVICE_MODULE
   --database-url URL          the service's own Postgres            env DATABASE_URL (required)
   --source-database-url URL   the monolith's Postgres: reconciliation reads it, the connector
                               source streams from it, the reviews write-back writes to it
@@ -108,14 +119,10 @@ export async function parseServiceArgs(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): Promise<ServiceConfig> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name.startsWith('-'))
-    throw new ConfigError(
-      `name the service to run (${names.join(', ')}), e.g. 'ficus service ${names[0]}'`,
-    );
-  const definition = serviceDefinition(name);
+  const { name: given, rest } = leadingName(argv);
   const flags = parseFlags('service', rest, {
     config: { type: 'string' },
+    module: { type: 'string' },
     'database-url': { type: 'string' },
     'source-database-url': { type: 'string' },
     source: { type: 'string' },
@@ -129,12 +136,20 @@ export async function parseServiceArgs(
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
+  const file = flags.config ? await readConfigFile(flags.config) : undefined;
+  const definition = await resolveServiceDefinition(
+    'service',
+    given,
+    flags.module ?? (env.FICUS_SERVICE_MODULE || undefined) ?? moduleIn(file),
+  );
+  const name = definition.name;
   const config = resolveConfig(serviceConfigSchema, {
-    file: flags.config ? await readConfigFile(flags.config) : undefined,
+    file,
     fileName: flags.config,
     env,
     envNames: serviceEnv,
     flags: {
+      module: flags.module,
       databaseUrl: flags['database-url'],
       sourceDatabaseUrl: flags['source-database-url'],
       source: flags.source,
@@ -183,7 +198,7 @@ export function recordSourceOf(
         logger,
       });
     case 'connector': {
-      const slot = config.slot ?? `ficus_${name}`;
+      const slot = config.slot ?? defaultSlotName(name);
       return createConnectorSource({
         databaseUrl: config.sourceDatabaseUrl!,
         tables: config.definition.sourceTables,
@@ -199,9 +214,14 @@ export function recordSourceOf(
   }
 }
 
+/** The connector source's slot and publication unless configured: `ficus_<name>`. */
+export function defaultSlotName(name: string): string {
+  return `ficus_${name.replaceAll('-', '_')}`;
+}
+
 export const serviceCommand: Command = {
   name: 'service',
-  summary: `run an extracted service: ${names.join(', ')} (ports ${SERVICE_DEFINITIONS.map((d) => d.defaultPort).join(', ')})`,
+  summary: `run an extracted service: ${BUILT_IN_SERVICES.join(', ')} (ports ${SERVICE_DEFINITIONS.map((d) => d.defaultPort).join(', ')}), or yours with --module`,
   help,
   env: Object.values(serviceEnv),
   parse: parseServiceArgs,

@@ -173,8 +173,26 @@ describe('ficus service configuration', () => {
   });
 
   it.each([
-    [[], {}, /^name the service to run \(catalog.*\), e\.g\. 'ficus service catalog'$/],
-    [['billing'], {}, /^unknown service "billing"; the services are catalog/],
+    [
+      [],
+      {},
+      /^name one of ficus's services \(catalog.*\), e\.g\. 'ficus service catalog', or pass --module \.\/your-service\.ts/,
+    ],
+    [
+      ['billing'],
+      {},
+      /^unknown service "billing"; ficus's own services are catalog, reviews, notifications\. Run a service of your own with --module/,
+    ],
+    [
+      ['--module', 'no-such-service.ts'],
+      {},
+      /^module: "no-such-service\.ts" does not exist \(looked for \/.*no-such-service\.ts\)$/,
+    ],
+    [
+      [],
+      { FICUS_SERVICE_MODULE: 'no-such-service.ts' },
+      /^module: "no-such-service\.ts" does not exist/,
+    ],
     [['catalog'], {}, /^databaseUrl is required: set DATABASE_URL or pass --database-url/],
     [
       ['catalog'],

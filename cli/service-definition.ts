@@ -1,0 +1,52 @@
+import { ConfigError } from '../common/index.js';
+import {
+  loadServiceModule,
+  SERVICE_DEFINITIONS,
+  serviceDefinition,
+  type ServiceDefinition,
+} from '../extracted-services/index.js';
+
+/** The built-in service names, for help texts and errors. */
+export const BUILT_IN_SERVICES = SERVICE_DEFINITIONS.map((definition) => definition.name);
+
+/**
+ * The service a `ficus service` or `ficus reconcile` invocation means: a user's module
+ * (`--module FILE`, resolved against the working directory) or one of ficus's own services by
+ * name. With both, the name must be the module's.
+ */
+export async function resolveServiceDefinition(
+  command: string,
+  name: string | undefined,
+  module: string | undefined,
+): Promise<ServiceDefinition> {
+  if (module !== undefined) {
+    const definition = await loadServiceModule(module);
+    if (name !== undefined && name !== definition.name)
+      throw new ConfigError(
+        `module: ${module} defines the service ${JSON.stringify(definition.name)}, not ${JSON.stringify(name)}; leave the name out or make the two agree`,
+      );
+    return definition;
+  }
+  if (name === undefined)
+    throw new ConfigError(
+      `name one of ficus's services (${BUILT_IN_SERVICES.join(', ')}), e.g. 'ficus ${command} ${BUILT_IN_SERVICES[0]}', or pass --module ./your-service.ts for a service of your own`,
+    );
+  return serviceDefinition(name);
+}
+
+/** The leading service name of a command line, if it has one (`ficus service NAME --flags`). */
+export function leadingName(argv: readonly string[]): {
+  name: string | undefined;
+  rest: readonly string[];
+} {
+  const [first, ...rest] = argv;
+  return first === undefined || first.startsWith('-')
+    ? { name: undefined, rest: argv }
+    : { name: first, rest };
+}
+
+/** The `module` key of a config file, when it has a usable one. */
+export function moduleIn(file: Record<string, unknown> | undefined): string | undefined {
+  const value = file?.module;
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
