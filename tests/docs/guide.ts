@@ -1,0 +1,335 @@
+/**
+ * Reads a guide under docs/ and runs its steps, so a test can follow it as a reader does and the
+ * guide cannot rot. The guide stays ordinary Markdown; only fenced blocks' info strings carry
+ * meaning (the first word is the language, as every Markdown renderer reads it):
+ *
+ *   ```yaml file=routes.yaml     a file the reader creates, at that path relative to their project
+ *   ```sh                        commands the reader runs; the block is one step
+ *   ```sh background             a long-running command left running in a terminal of its own
+ *   ```sh eventually             a check that holds within moments; run again until it exits 0
+ *   ```sh env                    `export NAME=value` lines for the reader's own system: the test
+ *                                supplies its own values and never runs these
+ *   anything else (```text, ```console, ```json, ```yaml without file=)   illustration only
+ *
+ * Command lines lose comments and blank lines, and lines ending in `\` are joined with the next
+ * (so a heredoc in a block must not hold blank lines or lines starting with `#`).
+ * A step runs as `bash -c 'set -euo pipefail; <lines>'` in the reader's project folder with a
+ * reader-like environment: PATH (without node_modules/.bin folders), HOME, USER, LANG, TMPDIR,
+ * plus what the test passes; nothing else of the test process leaks in (no DATABASE_URL,
+ * KAFKA_BROKERS or FICUS_* of the test run).
+ */
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import pg from 'pg';
+import { waitUntil } from '../cdc/harness.js';
+
+/** A file the reader writes. */
+export interface GuideFile {
+  readonly kind: 'file';
+  /** Relative to the reader's project folder. */
+  readonly path: string;
+  readonly content: string;
+  /** 1-based line of the opening fence, for messages. */
+  readonly line: number;
+}
+
+/** A block of commands the reader runs. */
+export interface GuideCommands {
+  readonly kind: 'commands';
+  readonly lines: readonly string[];
+  /** Left running in a terminal of its own (` ```sh background `). */
+  readonly background: boolean;
+  /** A check that holds within moments; re-run until it exits 0 (` ```sh eventually `). */
+  readonly eventually: boolean;
+  readonly line: number;
+}
+
+/** Variables the reader sets for their own system (` ```sh env `). */
+export interface GuideEnv {
+  readonly kind: 'env';
+  /** Name → the guide's example value, as written. */
+  readonly vars: ReadonlyMap<string, string>;
+  readonly line: number;
+}
+
+/** One step of a guide, in document order. */
+export type GuideStep = GuideFile | GuideCommands | GuideEnv;
+
+interface Fence {
+  info: string[];
+  body: string[];
+  line: number;
+}
+
+function fences(markdown: string): Fence[] {
+  const found: Fence[] = [];
+  let open: (Fence & { marker: string }) | undefined;
+  markdown.split('\n').forEach((text, index) => {
+    if (open) {
+      if (text.trim() === open.marker) {
+        found.push(open);
+        open = undefined;
+      } else open.body.push(text);
+      return;
+    }
+    const start = /^(`{3,}|~{3,})\s*(.*)$/.exec(text);
+    if (start) {
+      open = { marker: start[1]!, info: start[2]!.trim().split(/\s+/), body: [], line: index + 1 };
+    }
+  });
+  if (open) throw new Error(`guide: the code block opened on line ${open.line} is not closed`);
+  return found;
+}
+
+/** Drops comments and blank lines; joins `\`-continued lines. */
+function commandLines(body: readonly string[]): string[] {
+  const lines: string[] = [];
+  let pending = '';
+  for (const raw of body) {
+    const text = raw.trim();
+    if (pending === '' && (text === '' || text.startsWith('#'))) continue;
+    if (text.endsWith('\\')) {
+      pending += `${text.slice(0, -1).trimEnd()} `;
+      continue;
+    }
+    lines.push(pending + text);
+    pending = '';
+  }
+  if (pending) lines.push(pending.trimEnd());
+  return lines;
+}
+
+/** Every step of the guide: files, command blocks and env blocks, in document order. */
+export function guideSteps(markdown: string): GuideStep[] {
+  const steps: GuideStep[] = [];
+  for (const fence of fences(markdown)) {
+    const [lang, ...flags] = fence.info;
+    const file = flags.find((flag) => flag.startsWith('file='));
+    if (file) {
+      steps.push({
+        kind: 'file',
+        path: file.slice('file='.length),
+        content: fence.body.map((line) => `${line}\n`).join(''),
+        line: fence.line,
+      });
+    } else if (lang === 'sh' && flags.includes('env')) {
+      const vars = new Map<string, string>();
+      for (const text of commandLines(fence.body)) {
+        const match = /^export ([A-Z_][A-Z0-9_]*)=(\S*)/.exec(text);
+        if (!match)
+          throw new Error(`guide line ${fence.line}: not an export in an env block: ${text}`);
+        vars.set(match[1]!, match[2]!);
+      }
+      steps.push({ kind: 'env', vars, line: fence.line });
+    } else if (lang === 'sh') {
+      steps.push({
+        kind: 'commands',
+        lines: commandLines(fence.body),
+        background: flags.includes('background'),
+        eventually: flags.includes('eventually'),
+        line: fence.line,
+      });
+    }
+  }
+  return steps;
+}
+
+/** The files the reader creates, in order. */
+export function guideFiles(markdown: string): GuideFile[] {
+  return guideSteps(markdown).filter((step): step is GuideFile => step.kind === 'file');
+}
+
+/** The command blocks the reader runs (foreground and background), in order. */
+export function guideCommands(markdown: string): GuideCommands[] {
+  return guideSteps(markdown).filter((step): step is GuideCommands => step.kind === 'commands');
+}
+
+/** Names of every variable the guide's env blocks export. */
+export function guideEnvNames(markdown: string): string[] {
+  return guideSteps(markdown).flatMap((step) => (step.kind === 'env' ? [...step.vars.keys()] : []));
+}
+
+/** Where and with what a step runs. */
+export interface RunOptions {
+  /** The reader's project folder. */
+  cwd: string;
+  /** Added to the reader-like base environment (see the top of this file). */
+  env: Record<string, string>;
+}
+
+/** A finished foreground step. */
+export interface StepResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function readerEnv(env: Record<string, string>): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const name of ['HOME', 'USER', 'LANG', 'TMPDIR']) {
+    const value = process.env[name];
+    if (value !== undefined) base[name] = value;
+  }
+  base.PATH = (process.env.PATH ?? '')
+    .split(':')
+    .filter((entry) => !entry.includes('node_modules/.bin'))
+    .join(':');
+  return { ...base, ...env };
+}
+
+function script(block: GuideCommands): string {
+  return `set -euo pipefail\n${block.lines.join('\n')}\n`;
+}
+
+/** Runs a foreground block to completion (killed after `timeoutMs`). */
+export function runStep(
+  block: GuideCommands,
+  options: RunOptions & { timeoutMs?: number },
+): Promise<StepResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', script(block)], {
+      cwd: options.cwd,
+      env: readerEnv(options.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 60_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('close', (code, signal) =>
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }),
+    );
+  });
+}
+
+/** Runs an `eventually` block until it exits 0; fails with its last output after `timeoutMs`. */
+export async function runStepUntilOk(
+  block: GuideCommands,
+  options: RunOptions & { timeoutMs?: number },
+): Promise<StepResult> {
+  let last: StepResult | undefined;
+  await waitUntil(
+    async () => (last = await runStep(block, options)).code === 0,
+    options.timeoutMs ?? 15_000,
+    () => `running ${block.lines.join('; ')}: exit ${last?.code}\n${last?.stdout}${last?.stderr}`,
+  );
+  return last!;
+}
+
+/** A background block running in a process group of its own. */
+export interface BackgroundStep {
+  readonly block: GuideCommands;
+  /** Of the block's shell, which leads the process group. */
+  readonly pid: number;
+  /** stdout and stderr so far, interleaved. */
+  output(): string;
+  /** Resolves with the first match of `pattern` in the output; rejects on exit or timeout. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the exit code (or signal name) of the block's shell. */
+  readonly exited: Promise<number | string>;
+  /**
+   * Signals the whole group (SIGINT is Ctrl-C in the reader's terminal) and resolves once no
+   * process of it is left; SIGKILL after `graceMs`.
+   */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
+}
+
+/** Starts a background block as the leader of a new process group. */
+export function startBackground(block: GuideCommands, options: RunOptions): BackgroundStep {
+  const child = spawn('bash', ['-c', script(block)], {
+    cwd: options.cwd,
+    env: readerEnv(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const pid = child.pid!;
+  let output = '';
+  const listeners = new Set<() => void>();
+  const append = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    for (const listener of listeners) listener();
+  };
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      resolve(code ?? signal ?? 'unknown');
+      for (const listener of listeners) listener();
+    });
+  });
+
+  const waitFor = (pattern: RegExp, timeoutMs = 60_000) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const check = () => {
+        const match = output.match(pattern);
+        if (match) return done(() => resolve(match));
+        if (child.exitCode !== null || child.signalCode !== null) {
+          done(() =>
+            reject(new Error(`${block.lines[0]} exited before printing ${pattern}:\n${output}`)),
+          );
+        }
+      };
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`timed out waiting for ${pattern}:\n${output}`))),
+        timeoutMs,
+      );
+      const done = (settle: () => void) => {
+        clearTimeout(timer);
+        listeners.delete(check);
+        settle();
+      };
+      listeners.add(check);
+      check();
+    });
+
+  const groupAlive = async () => (await groupMembers(pid)).length > 0;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // The group is gone already.
+    }
+  };
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000) => {
+    signalGroup(signal);
+    try {
+      await waitUntil(async () => !(await groupAlive()), graceMs);
+    } catch {
+      signalGroup('SIGKILL');
+      await waitUntil(async () => !(await groupAlive()), 5_000);
+    }
+  };
+
+  return { block, pid, output: () => output, waitFor, exited, stop };
+}
+
+/**
+ * Live (not zombie) processes of process group `pgid`, from /proc: a zombie whose parent does not
+ * reap it must not count as running.
+ */
+export async function groupMembers(pgid: number): Promise<number[]> {
+  const members: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z') members.push(Number(entry));
+  }
+  return members;
+}
+
+/**
+ * Guides name things that are global to a Postgres cluster (a role such as `ficus_cdc`, the
+ * replication slot `ficus`), and the tests share one cluster. A test that follows a guide holds
+ * this advisory lock from before the guide's first step until its cleanup, so two guides' tests
+ * never use those names at once. Resolves with the release.
+ */
+export async function lockGuideNames(adminUrl: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  await client.query("SELECT pg_advisory_lock(hashtext('ficus docs guides'))");
+  return () => client.end();
+}
