@@ -1,6 +1,15 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../common/index.js';
 
+/** A `ficus <command> <name>` with a help text of its own. */
+export interface Subcommand {
+  readonly name: string;
+  /** One line for the command's help. */
+  readonly summary: string;
+  /** The whole `ficus <command> <name> --help` text. */
+  readonly help: string;
+}
+
 /** One `ficus <name>` subcommand. */
 export interface Command {
   readonly name: string;
@@ -8,6 +17,11 @@ export interface Command {
   readonly summary: string;
   /** The whole `ficus <name> --help` text. */
   readonly help: string;
+  /**
+   * Subcommands with help of their own: `ficus <name> <subcommand> --help` prints the
+   * subcommand's help instead of `help` (main.ts picks the first argument that names one).
+   */
+  readonly subcommands?: readonly Subcommand[];
   /** Environment variables the command reads. */
   readonly env: readonly string[];
   /** Validates flags, environment and config file without starting anything. */
@@ -38,4 +52,14 @@ export function parseFlags<O extends Options>(
       },
     );
   }
+}
+
+/** The subcommand `argv` names: the first argument that is not a flag and names one. */
+export function subcommandOf(command: Command, argv: readonly string[]): Subcommand | undefined {
+  for (const arg of argv) {
+    if (arg.startsWith('-')) continue;
+    const found = command.subcommands?.find((s) => s.name === arg);
+    if (found) return found;
+  }
+  return undefined;
 }

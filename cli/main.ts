@@ -1,4 +1,5 @@
-import { isFicusError } from '../common/index.js';
+import { ficusVersion, isFicusError } from '../common/index.js';
+import { subcommandOf } from './command.js';
 import { commands } from './commands/index.js';
 
 const usage = `Usage: ficus <command> [options]
@@ -8,13 +9,18 @@ ficus moves a monolith to services without a big-bang rewrite.
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n')}
 
-Run 'ficus <command> --help' for a command's options.`;
+Run 'ficus <command> --help' for a command's options, 'ficus <command> <subcommand> --help'
+for a subcommand's, and 'ficus --version' for the version.`;
 
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === 'version') {
+    console.log(`ficus ${ficusVersion()}`);
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
-    console.log(topic ? topic.help : usage);
+    console.log(topic ? (subcommandOf(topic, rest.slice(1))?.help ?? topic.help) : usage);
     return 0;
   }
   const command = commands.find((c) => c.name === name);
@@ -26,7 +32,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(command.help);
+    console.log(subcommandOf(command, rest)?.help ?? command.help);
     return 0;
   }
   try {

@@ -3,6 +3,66 @@ import { ConfigError } from '../../common/index.js';
 import { createAdminClient, ROUTE_MODES, type RouteMode } from '../../gateway/index.js';
 import type { Command } from '../command.js';
 
+const commonOptions = `Options:
+  --gateway URL    the gateway (default http://127.0.0.1:8080)   env FICUS_GATEWAY_URL
+  --actor NAME     who is making the change (default: $USER)     env FICUS_ACTOR
+  --json           print the API's JSON instead of a table
+  -h, --help       show this help
+
+Environment:
+  FICUS_ADMIN_TOKEN  the gateway's admin token (required)`;
+
+const subcommands = [
+  {
+    name: 'list',
+    summary: 'every route with its mode, weight and service',
+    help: `Usage: ficus routes list [--gateway URL] [--json]
+
+Prints the gateway's current route table: its version (who changed it, when and why), the legacy
+upstream, and every route with its mode, canary weight, methods, path and service.
+
+${commonOptions}`,
+  },
+  {
+    name: 'set',
+    summary: 'change a route (the reason goes into the history)',
+    help: `Usage: ficus routes set <route-id> --reason TEXT [--mode legacy|shadow|canary|new]
+                        [--weight 0-100] [--gateway URL] [--actor NAME] [--json]
+
+Changes one route of the running gateway and records a new version of the route table with the
+actor and the reason. Give --mode, --weight or both; the weight (percent of requests sent to the
+service) only matters in canary mode. Prints the new version.
+
+  --reason TEXT    why (required; it goes into the history)
+  --mode MODE      legacy | shadow | canary | new
+  --weight N       canary weight, 0 to 100
+
+${commonOptions}`,
+  },
+  {
+    name: 'history',
+    summary: 'every version: who, when, why',
+    help: `Usage: ficus routes history [--gateway URL] [--json]
+
+Prints every version of the route table, oldest first: version number, time, kind of change,
+actor and reason. 'ficus routes restore' brings an earlier version back.
+
+${commonOptions}`,
+  },
+  {
+    name: 'restore',
+    summary: 'make an earlier version current again (as a new version)',
+    help: `Usage: ficus routes restore <version> --reason TEXT [--gateway URL] [--actor NAME] [--json]
+
+Makes an earlier version of the route table (see 'ficus routes history') current again. Nothing is
+rewritten: the restore is recorded as a new version, with the actor and the reason.
+
+  --reason TEXT    why (required; it goes into the history)
+
+${commonOptions}`,
+  },
+] as const;
+
 const help = `Usage: ficus routes <action> [options]
 
 Reads and changes a running gateway's route table through its admin API.
@@ -15,14 +75,9 @@ Actions:
   restore <version> --reason TEXT
                                 make an earlier version current again (as a new version)
 
-Options:
-  --gateway URL    the gateway (default http://127.0.0.1:8080)   env FICUS_GATEWAY_URL
-  --actor NAME     who is making the change (default: $USER)     env FICUS_ACTOR
-  --json           print the API's JSON instead of a table
-  -h, --help       show this help
+Run 'ficus routes <action> --help' for an action's own help.
 
-Environment:
-  FICUS_ADMIN_TOKEN  the gateway's admin token (required)`;
+${commonOptions}`;
 
 function fail(message: string): never {
   throw new ConfigError(`${message}. Run 'ficus routes --help' for usage.`);
@@ -106,6 +161,7 @@ export const routesCommand: Command = {
   name: 'routes',
   summary: "list and change a running gateway's routes (admin API client)",
   help,
+  subcommands,
   env: ['FICUS_GATEWAY_URL', 'FICUS_ADMIN_TOKEN', 'FICUS_ACTOR'],
   parse: (argv, env) => Promise.resolve(parseRoutesArgs(argv, env)),
   async run(argv, env) {
