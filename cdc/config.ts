@@ -3,6 +3,7 @@
  * and frozen. Names follow Debezium's where there is one; see cdc/README.md for the table.
  */
 import { z } from 'zod';
+import { parseByteSize } from './byte-size.js';
 import type { Op } from './events/envelope.js';
 import { DEFAULT_SIGNAL_TABLE } from './signals.js';
 
@@ -30,6 +31,19 @@ const bool = z.union([
     .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
     .transform((value) => value === 'true' || value === '1' || value === 'yes'),
 ]);
+
+const byteSize = z.union([z.number(), z.string()]).transform((value, context) => {
+  const bytes = parseByteSize(value);
+  if (bytes === undefined) {
+    context.addIssue({
+      code: 'custom',
+      message:
+        'must be a whole number of bytes, optionally with a unit: 536870912, 512MB, 1GB (kB, MB, GB, TB count in 1024s)',
+    });
+    return z.NEVER;
+  }
+  return bytes;
+});
 
 const regexList = list.superRefine((entries, context) => {
   for (const entry of entries) {
@@ -97,6 +111,7 @@ export const cdcConfigSchema = z.object({
     .transform((value) => (value === 'none' ? null : value))
     .default(DEFAULT_SIGNAL_TABLE),
   incrementalSnapshotChunkSize: integer(1, 1_000_000).default(1_024),
+  inactiveSlotWarnBytes: byteSize.default(1024 ** 3),
   sink: z.enum(['kafka', 'stdout']).optional(),
   kafkaBrokers: list.default([]),
   kafkaPartitions: integer(1, 10_000).default(1),
@@ -119,6 +134,7 @@ export const CDC_ENVIRONMENT: Readonly<Record<string, string>> = Object.freeze({
   snapshotMode: 'FICUS_CDC_SNAPSHOT',
   offsetsFile: 'FICUS_CDC_OFFSETS_FILE',
   signalTable: 'FICUS_CDC_SIGNAL_TABLE',
+  inactiveSlotWarnBytes: 'FICUS_CDC_INACTIVE_SLOT_WARN_BYTES',
   sink: 'FICUS_CDC_SINK',
   kafkaBrokers: 'KAFKA_BROKERS',
   kafkaPartitions: 'FICUS_CDC_KAFKA_PARTITIONS',

@@ -65,6 +65,8 @@ import {
   type SignalTableName,
 } from './signals.js';
 import { CdcSetupError } from './errors.js';
+import { formatBytes } from './byte-size.js';
+import { findInactiveSlots, type InactiveSlotWarning } from './slots.js';
 import type { Sink } from './sinks/sink.js';
 import { runSnapshot } from './snapshot.js';
 import { RateMeter, type ConnectorState, type ConnectorStatus, type TableCounts } from './stats.js';
@@ -108,6 +110,13 @@ export interface ConnectorOptions {
   readonly maxQueuedRecords: number;
   /** How often the confirmed position is reported to Postgres (default 10 000 ms). */
   readonly statusIntervalMs?: number;
+  /**
+   * Warn (log and status) about inactive ficus slots on the source database that retain more WAL
+   * than this many bytes; 0 turns the check off. Default 1 GiB.
+   */
+  readonly inactiveSlotWarnBytes?: number | undefined;
+  /** How often that check runs after the one at start (default 30 000 ms). */
+  readonly inactiveSlotCheckIntervalMs?: number | undefined;
   readonly sink: Sink;
   readonly logger?: Logger;
   /** Written into `source.version`. */
@@ -144,7 +153,12 @@ export const CONNECTOR_DEFAULTS = Object.freeze({
   maxQueuedRecords: 5_000,
   signalTable: DEFAULT_SIGNAL_TABLE,
   incrementalSnapshotChunkSize: 1_024,
+  inactiveSlotWarnBytes: 1024 ** 3,
+  inactiveSlotCheckIntervalMs: 30_000,
 });
+
+/** A slot that stays over the threshold is warned about again after this long. */
+const INACTIVE_SLOT_REWARN_MS = 10 * 60_000;
 
 interface Inbound {
   readonly lsn: Lsn;
@@ -218,6 +232,11 @@ export function createConnector(options: ConnectorOptions): Connector {
   let stream: ReplicationStream | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
   let lagTimer: NodeJS.Timeout | undefined;
+  let inactiveSlotTimer: NodeJS.Timeout | undefined;
+  let inactiveSlots: readonly InactiveSlotWarning[] = [];
+  let inactiveSlotsCheckedAt: string | null = null;
+  const inactiveSlotWarnBytes =
+    options.inactiveSlotWarnBytes ?? CONNECTOR_DEFAULTS.inactiveSlotWarnBytes;
   let lastReceived: Lsn | undefined;
   let lastCommitLsn: Lsn | null = null;
   let lagBytes: number | null = null;
@@ -353,12 +372,16 @@ export function createConnector(options: ConnectorOptions): Connector {
       const tables = (await resolveCapturedTables(pool, options.tableIncludeList)).filter(
         (table) => !isSignalTable(table),
       );
-      await ensurePublication(pool, options.publicationName, tables, logger);
+      await ensurePublication(pool, options.publicationName, tables, logger, {
+        slot: options.slotName,
+      });
+      await watchInactiveSlots();
       const slot = await inspectSlot(pool, options.slotName, database);
       offsets = await readOffsets(options.offsetsFile);
       replication = await ReplicationConnection.connect(options.databaseUrl, {
         logger,
         sessionOptions: sessionOptions(),
+        applicationName: `ficus cdc ${options.slotName}`,
       });
 
       let startLsn: Lsn = 0n;
@@ -808,11 +831,64 @@ export function createConnector(options: ConnectorOptions): Connector {
     }
   }
 
+  /**
+   * Checks now and then every inactiveSlotCheckIntervalMs for abandoned ficus slots (see
+   * slots.ts); resolves after the first check. A failed check is only logged.
+   */
+  async function watchInactiveSlots(): Promise<void> {
+    if (inactiveSlotWarnBytes <= 0) return;
+    const warnedAt = new Map<string, number>();
+    let running = false;
+    let failing = false;
+    const check = async () => {
+      if (running || state === 'stopping' || state === 'stopped' || state === 'failed') return;
+      running = true;
+      try {
+        const found = await findInactiveSlots(pool, {
+          thresholdBytes: inactiveSlotWarnBytes,
+          exclude: options.slotName,
+        });
+        const now = Date.now();
+        for (const slot of found) {
+          const last = warnedAt.get(slot.slot);
+          if (last !== undefined && now - last < INACTIVE_SLOT_REWARN_MS) continue;
+          warnedAt.set(slot.slot, now);
+          logger.warn(
+            {
+              inactiveSlot: slot.slot,
+              retainedBytes: slot.retainedBytes,
+              walStatus: slot.walStatus,
+            },
+            `replication slot '${slot.slot}' is inactive and retains ${formatBytes(slot.retainedBytes)} of WAL; if its connector is gone for good, drop it with: ${slot.dropCommand}`,
+          );
+        }
+        for (const name of warnedAt.keys())
+          if (!found.some((slot) => slot.slot === name)) warnedAt.delete(name);
+        inactiveSlots = found;
+        inactiveSlotsCheckedAt = new Date(now).toISOString();
+        failing = false;
+      } catch (error) {
+        if (failing) logger.debug({ err: error }, 'could not check for inactive replication slots');
+        else logger.warn({ err: error }, 'could not check for inactive replication slots');
+        failing = true;
+      } finally {
+        running = false;
+      }
+    };
+    await check();
+    inactiveSlotTimer = setInterval(
+      () => void check(),
+      options.inactiveSlotCheckIntervalMs ?? CONNECTOR_DEFAULTS.inactiveSlotCheckIntervalMs,
+    );
+    inactiveSlotTimer.unref();
+  }
+
   let shuttingDown: Promise<void> | undefined;
   function shutdown(): Promise<void> {
     shuttingDown ??= (async () => {
       clearInterval(heartbeatTimer);
       clearInterval(lagTimer);
+      clearInterval(inactiveSlotTimer);
       await incremental?.stop();
       if (state !== 'failed') {
         await Promise.race([drained(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
@@ -854,6 +930,8 @@ export function createConnector(options: ConnectorOptions): Connector {
       snapshot: { ...snapshotStats },
       signalTable: incremental && signalTable ? signalTable.qualifiedName : null,
       incrementalSnapshot: incremental?.status() ?? null,
+      inactiveSlots,
+      inactiveSlotsCheckedAt,
       lastError,
       startedAt,
     }),

@@ -9,3 +9,16 @@ export class CdcSetupError extends FicusError {
     super(code, message, { cause });
   }
 }
+
+/**
+ * `ficus cdc drop-slot` (dropCdcResources) refused, and dropped nothing: the slot is active, does
+ * not exist, lives on another database, or is not ficus's. The message says what to do instead.
+ */
+export class CdcSlotError extends FicusError {
+  readonly slot: string;
+
+  constructor(code: string, slot: string, message: string, cause?: unknown) {
+    super(code, message, { cause });
+    this.slot = slot;
+  }
+}

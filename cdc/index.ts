@@ -10,7 +10,20 @@ export {
   type SnapshotMode,
 } from './connector.js';
 export { cdcConfigSchema, CDC_ENVIRONMENT, type CdcConfig } from './config.js';
-export { CdcSetupError } from './errors.js';
+export { CdcSetupError, CdcSlotError } from './errors.js';
+export { formatBytes, parseByteSize } from './byte-size.js';
+export {
+  dropCdcResources,
+  findInactiveSlots,
+  listSlots,
+  parsePublicationMarker,
+  publicationMarker,
+  type DropCdcResourcesOptions,
+  type DroppedCdcResources,
+  type InactiveSlotWarning,
+  type SlotInfo,
+  type SlotSource,
+} from './slots.js';
 export type { IncrementalSnapshotStatus } from './incremental-snapshot.js';
 export { DEFAULT_SIGNAL_TABLE, requestIncrementalSnapshot } from './signals.js';
 export {

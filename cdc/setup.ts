@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { Logger } from '../common/index.js';
 import { CdcSetupError } from './errors.js';
 import { parseLsn, type Lsn } from './replication/lsn.js';
+import { publicationMarker } from './slots.js';
 
 /** Oldest Postgres that CDC supports. */
 export const MIN_SERVER_VERSION = 140000;
@@ -99,14 +100,16 @@ export async function resolveCapturedTables(
 }
 
 /**
- * Creates the publication for `tables` when it does not exist; when it does, checks that it
- * publishes every one of them (and inserts, updates, deletes and truncates).
+ * Creates the publication for `tables` when it does not exist, marked with a comment as ficus's
+ * for `owner.slot` (see slots.ts); when it does, checks that it publishes every one of them (and
+ * inserts, updates, deletes and truncates), and leaves its comment alone.
  */
 export async function ensurePublication(
   pool: pg.Pool,
   name: string,
   tables: readonly CapturedTable[],
   logger: Logger,
+  owner: { readonly slot: string },
 ): Promise<void> {
   const { rows } = await pool.query<{
     puballtables: boolean;
@@ -126,10 +129,27 @@ export async function ensurePublication(
         'no table to capture: the table include list matched no table',
       );
     }
-    await pool.query(
-      `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${tables.map(quote).join(', ')}`,
+    const client = await pool.connect();
+    try {
+      // One transaction: a publication ficus created is never left without its marker.
+      await client.query('BEGIN');
+      await client.query(
+        `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${tables.map(quote).join(', ')}`,
+      );
+      await client.query(
+        `COMMENT ON PUBLICATION ${quoteIdent(name)} IS ${client.escapeLiteral(publicationMarker(owner.slot))}`,
+      );
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+    logger.info(
+      { publication: name, slot: owner.slot, tables: tables.length },
+      'created publication',
     );
-    logger.info({ publication: name, tables: tables.length }, 'created publication');
     return;
   }
   const publication = rows[0]!;

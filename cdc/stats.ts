@@ -4,6 +4,7 @@
  */
 import type { Op } from './events/envelope.js';
 import type { IncrementalSnapshotStatus } from './incremental-snapshot.js';
+import type { InactiveSlotWarning } from './slots.js';
 
 /** Where the connector is in its life. */
 export type ConnectorState =
@@ -35,6 +36,13 @@ export interface ConnectorStatus {
   signalTable: string | null;
   /** The incremental snapshot running or waiting, or null when there is none. */
   incrementalSnapshot: IncrementalSnapshotStatus | null;
+  /**
+   * Inactive ficus slots on the source database (not this connector's) that retain more WAL than
+   * `inactiveSlotWarnBytes`, each with the command that drops it.
+   */
+  inactiveSlots: readonly InactiveSlotWarning[];
+  /** When `inactiveSlots` was last checked; null while the check is off or has not run yet. */
+  inactiveSlotsCheckedAt: string | null;
   lastError: string | null;
   startedAt: string;
 }

@@ -1,7 +1,8 @@
 /**
  * The connector's HTTP status endpoint (default port 3200):
  *
- *   GET /status   connector state, LSNs, slot lag, lag behind source, rate, per-table counts (JSON)
+ *   GET /status   connector state, LSNs, slot lag, lag behind source, rate, per-table counts,
+ *                 inactive ficus slots over the warning threshold (JSON)
  *   GET /metrics  the same as Prometheus metrics
  *   GET /health   200 while snapshotting or streaming, 503 otherwise
  */
@@ -48,6 +49,16 @@ export function createCdcMetrics(status: () => ConnectorStatus): Registry {
       for (const [table, counts] of Object.entries(status().tables)) {
         for (const [op, count] of Object.entries(counts)) this.inc({ table, op }, count);
       }
+    },
+  });
+  new Gauge({
+    name: 'ficus_cdc_inactive_slot_retained_bytes',
+    help: "WAL bytes retained by each inactive ficus slot over the warning threshold (not this connector's).",
+    labelNames: ['slot'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const slot of status().inactiveSlots) this.set({ slot: slot.slot }, slot.retainedBytes);
     },
   });
   const gauge = (name: string, help: string, read: (s: ConnectorStatus) => number | null) =>

@@ -88,12 +88,14 @@ export class ReplicationConnection {
   /** Opens a replication connection to the database named in `url`. */
   static async connect(
     url: string,
-    options: { logger?: Logger; sessionOptions?: string } = {},
+    options: { logger?: Logger; sessionOptions?: string; applicationName?: string } = {},
   ): Promise<ReplicationConnection> {
     const logger = options.logger ?? createSilentLogger();
     const client = new pg.Client({
       connectionString: url,
       replication: 'database',
+      // Shown in pg_stat_activity, so whoever finds the slot active can tell who streams from it.
+      ...(options.applicationName ? { application_name: options.applicationName } : {}),
       ...(options.sessionOptions ? { options: options.sessionOptions } : {}),
     } as pg.ClientConfig);
     client.on('error', (error) => logger.debug({ err: error }, 'replication connection error'));

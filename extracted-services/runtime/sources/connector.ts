@@ -20,6 +20,11 @@ export interface ConnectorSourceOptions {
   readonly topicPrefix: string;
   /** Where the connector keeps snapshot progress. */
   readonly offsetsFile: string;
+  /**
+   * Warn about inactive ficus slots on the monolith's database retaining more WAL than this
+   * (bytes; 0 = no check; default 1 GiB). They show in the source status as `inactiveSlots`.
+   */
+  readonly inactiveSlotWarnBytes?: number;
   readonly logger?: Logger;
 }
 
@@ -50,6 +55,9 @@ export function createConnectorSource(options: ConnectorSourceOptions): RecordSo
         columnExcludeList: [],
         topicPrefix: options.topicPrefix,
         offsetsFile: options.offsetsFile,
+        ...(options.inactiveSlotWarnBytes === undefined
+          ? {}
+          : { inactiveSlotWarnBytes: options.inactiveSlotWarnBytes }),
         sink,
         logger: logger.child({ part: 'cdc' }),
         version: ficusVersion(),
@@ -71,7 +79,13 @@ export function createConnectorSource(options: ConnectorSourceOptions): RecordSo
         eventsBehind: null,
         details: {
           slot: options.slotName,
-          ...(cdc ? { connector: cdc.state, lagBytes: cdc.slotLagBytes ?? null } : {}),
+          ...(cdc
+            ? {
+                connector: cdc.state,
+                lagBytes: cdc.slotLagBytes ?? null,
+                inactiveSlots: cdc.inactiveSlots,
+              }
+            : {}),
         },
         ...(own.error === undefined ? {} : { error: own.error }),
       };
