@@ -17,7 +17,7 @@
  * section.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,17 +30,14 @@ import { ensureBuilt } from '../support/build.js';
 import { kafkaBrokers, testKafka, uniqueName } from '../support/kafka.js';
 import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../support/postgres.js';
 import {
+  followGuide,
   guideCommands,
   guideEnvNames,
   guideFiles,
-  guideSteps,
   lockGuideNames,
-  runStep,
-  runStepUntilOk,
-  startBackground,
   type BackgroundStep,
-  type GuideCommands,
-  type StepResult,
+  type FollowedGuide,
+  type GuideHook,
 } from './guide.js';
 import { createLibrarySchema, startLibraryApp, type LibraryApp } from './library-app.js';
 
@@ -48,16 +45,6 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const guide = await readFile(path.join(repoRoot, 'docs/front-your-monolith.md'), 'utf8');
 const SLOT = 'ficus';
 const BORROWER = 'Hedy Lamarr';
-
-/** A step the reader runs, with what the test does around it. */
-interface Hook {
-  readonly match: RegExp;
-  before?(): Promise<void>;
-  after?(ran: BackgroundStep | StepResult): Promise<void>;
-  /** In the Kafka section, which is left out without a broker. */
-  kafka?: boolean;
-  used: number;
-}
 
 interface CdcStatus {
   state: string;
@@ -77,13 +64,11 @@ let brokers: string[] | undefined;
 /** Started background blocks, in order. */
 const running: BackgroundStep[] = [];
 /** Finished foreground blocks, in order. */
-const ran: { block: GuideCommands; result: StepResult }[] = [];
-let stoppedAt: string | undefined;
+let followed: FollowedGuide | undefined;
 /** The dashboard's data-sync view while the stdout connector ran (section 7). */
 let syncWithStdout: unknown;
 
-const resultOf = (pattern: RegExp) =>
-  ran.find(({ block }) => block.lines.some((line) => pattern.test(line)))?.result;
+const resultOf = (pattern: RegExp) => followed?.resultOf(pattern);
 
 async function json<T>(url: string, init?: RequestInit): Promise<T> {
   const response = await fetch(url, init);
@@ -169,20 +154,18 @@ beforeAll(async () => {
     'routes.yaml': [['http://127.0.0.1:3000', app.url]],
   };
 
-  const hooks: Hook[] = [
+  const hooks: GuideHook[] = [
     {
       match: /npx ficus gateway /,
       after: async (gateway) => {
         await (gateway as BackgroundStep).waitFor(/gateway listening/);
       },
-      used: 0,
     },
     {
       match: /npx ficus cdc .*> changes\.jsonl/,
       after: async (cdc) => {
         await (cdc as BackgroundStep).waitFor(/streaming started/);
       },
-      used: 0,
     },
     {
       // Section 7 says Data sync shows the connector: read it as the page does, while it runs.
@@ -191,80 +174,40 @@ beforeAll(async () => {
         await waitUntil(async () => (await dashboardSync()).cdc?.available === true);
         syncWithStdout = await dashboardSync();
       },
-      used: 0,
     },
     {
       // "Stop the connector (Ctrl-C)" before the slot can be dropped.
       match: /pg_drop_replication_slot/,
-      kafka: true,
+      optional: true,
       before: async () => {
         const stdoutCdc = running.find((step) =>
           step.block.lines.some((line) => line.includes('changes.jsonl')),
         );
         await stdoutCdc!.stop('SIGINT');
       },
-      used: 0,
     },
     {
       match: /npx ficus cdc .*--kafka-brokers/,
-      kafka: true,
+      optional: true,
       after: async (cdc) => {
         await (cdc as BackgroundStep).waitFor(/streaming started/);
       },
-      used: 0,
     },
   ];
-  const hookFor = (block: GuideCommands) => {
-    const found = hooks.filter((hook) => block.lines.some((line) => hook.match.test(line)));
-    expect(found.length, `hooks for ${block.lines.join('; ')}`).toBeLessThanOrEqual(1);
-    if (found[0]) found[0].used++;
-    return found[0];
-  };
-
-  for (const step of guideSteps(guide)) {
-    if (step.kind === 'env') {
-      if (step.vars.has('KAFKA_BROKERS') && !brokers) {
-        stoppedAt = `line ${step.line}: no Kafka broker for the tests`;
-        console.warn(`docs/front-your-monolith.md is followed up to ${stoppedAt}`);
-        break;
-      }
-      for (const name of step.vars.keys()) {
-        if (!(name in readerValues)) throw new Error(`the guide exports ${name}; add it here`);
-        env[name] = readerValues[name]!;
-      }
-    } else if (step.kind === 'file') {
-      let content = step.content;
-      for (const [from, to] of fileSubstitutions[step.path] ?? []) {
-        expect(content, `${step.path} holds ${from}`).toContain(from);
-        content = content.replaceAll(from, to);
-      }
-      await mkdir(path.dirname(path.join(project, step.path)), { recursive: true });
-      await writeFile(path.join(project, step.path), content);
-    } else {
-      const hook = hookFor(step);
-      await hook?.before?.();
-      if (step.background) {
-        if (!hook?.after) throw new Error(`no readiness wait for ${step.lines.join('; ')}`);
-        const started = startBackground(step, { cwd: project, env });
-        running.push(started);
-        await hook.after(started);
-      } else {
-        const run = step.eventually ? runStepUntilOk : runStep;
-        const result = await run(step, { cwd: project, env });
-        ran.push({ block: step, result });
-        expect(
-          result.code,
-          `guide line ${step.line}: ${step.lines.join('; ')}\n${result.stdout}${result.stderr}`,
-        ).toBe(0);
-        if (process.env.FICUS_TEST_VERBOSE) {
-          console.log(`$ ${step.lines.join('\n$ ')}\n${result.stdout}${result.stderr}`);
-        }
-        await hook?.after?.(result);
-      }
-    }
-  }
-  const unused = hooks.filter((hook) => hook.used === 0 && !(stoppedAt && hook.kafka));
-  expect(unused.map((hook) => hook.match.source)).toEqual([]);
+  followed = await followGuide(guide, {
+    cwd: project,
+    env,
+    readerValues,
+    fileSubstitutions,
+    hooks,
+    running,
+    stopAt: (step) => {
+      if (!step.vars.has('KAFKA_BROKERS') || brokers) return undefined;
+      const why = `line ${step.line}: no Kafka broker for the tests`;
+      console.warn(`docs/front-your-monolith.md is followed up to ${why}`);
+      return why;
+    },
+  });
 }, 300_000);
 
 afterAll(async () => {

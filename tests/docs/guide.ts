@@ -19,7 +19,8 @@
  * KAFKA_BROKERS or FICUS_* of the test run).
  */
 import { spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import pg from 'pg';
 import { waitUntil } from '../cdc/harness.js';
 
@@ -332,4 +333,118 @@ export async function lockGuideNames(adminUrl: string): Promise<() => Promise<vo
   await client.connect();
   await client.query("SELECT pg_advisory_lock(hashtext('ficus docs guides'))");
   return () => client.end();
+}
+
+/** What the test does around one of the reader's command blocks (the first whose line matches). */
+export interface GuideHook {
+  readonly match: RegExp;
+  /** Before the block runs: e.g. Ctrl-C on a background block the guide says to stop. */
+  before?(): Promise<void>;
+  /** After it ran (foreground) or started (background: required, to wait until it is ready). */
+  after?(ran: BackgroundStep | StepResult): Promise<void>;
+  /** Part of a section that may be left out (`stopAt`); need not fire then. */
+  readonly optional?: boolean;
+}
+
+/** How {@link followGuide} stands in for the reader's system. */
+export interface FollowOptions {
+  /** The reader's project folder. */
+  readonly cwd: string;
+  /** The environment every block runs with; values of `sh env` blocks are added to it. */
+  readonly env: Record<string, string>;
+  /** The test's value for every variable the guide exports. */
+  readonly readerValues: Readonly<Record<string, string>>;
+  /** Per file path, replacements of the reader's addresses by the test's (each must occur). */
+  readonly fileSubstitutions?: Readonly<Record<string, readonly [from: string, to: string][]>>;
+  readonly hooks?: readonly GuideHook[];
+  /** Stops before this `sh env` block (a section the test cannot follow here); says why. */
+  stopAt?(step: GuideEnv): string | undefined;
+  /** Background blocks started so far, by this and earlier guides (stopped by the caller). */
+  readonly running: BackgroundStep[];
+}
+
+/** What following a guide did. */
+export interface FollowedGuide {
+  /** Foreground blocks that ran, in order, with their results (each exited 0). */
+  readonly ran: { block: GuideCommands; result: StepResult }[];
+  /** Why the guide was followed only in part. */
+  readonly stoppedAt: string | undefined;
+  /** The result of the first block with a line matching `pattern`. */
+  resultOf(pattern: RegExp): StepResult | undefined;
+}
+
+/**
+ * Follows a guide from top to bottom as a reader would: writes its files (with the test's
+ * addresses), runs its command blocks exactly as written, starts its background blocks, and lets
+ * `hooks` wait or act between them. Fails when a block exits non-zero, when a block matches more
+ * than one hook, when a background block has no readiness wait, or when a hook never fired.
+ */
+export async function followGuide(
+  markdown: string,
+  options: FollowOptions,
+): Promise<FollowedGuide> {
+  const { cwd, env } = options;
+  const hooks = options.hooks ?? [];
+  const used = new Map<GuideHook, number>();
+  const ran: FollowedGuide['ran'] = [];
+  let stoppedAt: string | undefined;
+
+  for (const step of guideSteps(markdown)) {
+    if (step.kind === 'env') {
+      stoppedAt = options.stopAt?.(step);
+      if (stoppedAt) break;
+      for (const name of step.vars.keys()) {
+        const value = options.readerValues[name];
+        if (value === undefined)
+          throw new Error(`the guide exports ${name}; give the test a value`);
+        env[name] = value;
+      }
+    } else if (step.kind === 'file') {
+      let content = step.content;
+      for (const [from, to] of options.fileSubstitutions?.[step.path] ?? []) {
+        if (!content.includes(from))
+          throw new Error(`guide line ${step.line}: ${step.path} no longer holds ${from}`);
+        content = content.replaceAll(from, to);
+      }
+      await mkdir(path.dirname(path.join(cwd, step.path)), { recursive: true });
+      await writeFile(path.join(cwd, step.path), content);
+    } else {
+      const matching = hooks.filter((hook) => step.lines.some((line) => hook.match.test(line)));
+      if (matching.length > 1)
+        throw new Error(`guide line ${step.line}: ${matching.length} hooks match one block`);
+      const hook = matching[0];
+      if (hook) used.set(hook, (used.get(hook) ?? 0) + 1);
+      await hook?.before?.();
+      if (step.background) {
+        if (!hook?.after)
+          throw new Error(
+            `guide line ${step.line}: no readiness wait for ${step.lines.join('; ')}`,
+          );
+        const started = startBackground(step, { cwd, env });
+        options.running.push(started);
+        await hook.after(started);
+      } else {
+        const result = await (step.eventually ? runStepUntilOk : runStep)(step, { cwd, env });
+        if (process.env.FICUS_TEST_VERBOSE)
+          console.log(`$ ${step.lines.join('\n$ ')}\n${result.stdout}${result.stderr}`);
+        if (result.code !== 0)
+          throw new Error(
+            `guide line ${step.line}: ${step.lines.join('; ')} exited ${result.code}\n${result.stdout}${result.stderr}`,
+          );
+        ran.push({ block: step, result });
+        await hook?.after?.(result);
+      }
+    }
+  }
+  const unused = hooks.filter((hook) => !used.has(hook) && !(stoppedAt && hook.optional));
+  if (unused.length > 0)
+    throw new Error(
+      `hooks that never fired: ${unused.map((hook) => hook.match.source).join(', ')}`,
+    );
+  return {
+    ran,
+    stoppedAt,
+    resultOf: (pattern) =>
+      ran.find(({ block }) => block.lines.some((line) => pattern.test(line)))?.result,
+  };
 }
