@@ -1,6 +1,9 @@
 import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import { z } from 'zod';
-import { ConfigError, createLogger } from '../../common/index.js';
+import { dropCdcResources } from '../../cdc/index.js';
+import { ConfigError, createLogger, FicusError } from '../../common/index.js';
 import {
   createConnectorSource,
   createKafkaSource,
@@ -29,7 +32,7 @@ import {
 
 const serviceConfigSchema = z.object({
   module: z.string().min(1).optional(),
-  databaseUrl: postgresUrlSchema,
+  databaseUrl: postgresUrlSchema.optional(),
   sourceDatabaseUrl: postgresUrlSchema.optional(),
   source: z
     .enum(['kafka', 'connector', 'none'], { error: 'must be kafka, connector or none' })
@@ -51,6 +54,8 @@ const serviceConfigSchema = z.object({
 export type ServiceConfig = z.output<typeof serviceConfigSchema> & {
   readonly definition: ServiceDefinition;
   readonly source: 'kafka' | 'connector' | 'none';
+  /** Remove what ficus created for the service's source instead of running it. */
+  readonly teardown: boolean;
 };
 
 const serviceEnv = {
@@ -110,6 +115,10 @@ Options (each also a camelCase key in the --config YAML file):
   --host ADDR                 address to bind (default 127.0.0.1)   env FICUS_SERVICE_HOST
   --log-level LEVEL           fatal|error|warn|info|debug|trace|silent (default info)
                                                                     env FICUS_LOG_LEVEL
+  --teardown                  do not run: remove what ficus created for the service's source
+                              (connector: its replication slot, its publication when ficus
+                              created it, and its offsets file; kafka: its consumer group),
+                              refusing while the service still runs. Its own database stays.
   -h, --help                  show this help
 
 Logs are JSON lines on stdout.`;
@@ -134,8 +143,10 @@ export async function parseServiceArgs(
     port: { type: 'string' },
     host: { type: 'string' },
     'log-level': { type: 'string' },
+    teardown: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
+  const teardown = flags.teardown ?? false;
   const file = flags.config ? await readConfigFile(flags.config) : undefined;
   const definition = await resolveServiceDefinition(
     'service',
@@ -163,6 +174,10 @@ export async function parseServiceArgs(
       logLevel: flags['log-level'],
     },
   });
+  if (!teardown && config.databaseUrl === undefined)
+    throw new ConfigError(
+      `databaseUrl is required: set DATABASE_URL or pass --database-url${flags.config ? ` or add databaseUrl to ${flags.config}` : ''}`,
+    );
   const source =
     config.source ??
     (config.kafkaBrokers.length > 0 ? 'kafka' : config.sourceDatabaseUrl ? 'connector' : undefined);
@@ -180,7 +195,11 @@ export async function parseServiceArgs(
     throw new ConfigError(
       'sourceDatabaseUrl: the connector source streams from the monolith; set FICUS_SOURCE_DATABASE_URL or --source-database-url',
     );
-  return Object.freeze({ ...config, definition, source });
+  if (teardown && source === 'none')
+    throw new ConfigError(
+      'source: --teardown removes what a source created; with --source none there is nothing to remove',
+    );
+  return Object.freeze({ ...config, definition, source, teardown });
 }
 
 /** The record source a config asks for. */
@@ -194,18 +213,18 @@ export function recordSourceOf(
       return createKafkaSource({
         brokers: config.kafkaBrokers,
         topics: config.definition.sourceTables.map((t) => `${config.topicPrefix}.${t}`),
-        groupId: config.groupId ?? `ficus-${name}`,
+        groupId: groupOf(config),
         logger,
       });
     case 'connector': {
-      const slot = config.slot ?? defaultSlotName(name);
+      const slot = slotOf(config);
       return createConnectorSource({
         databaseUrl: config.sourceDatabaseUrl!,
         tables: config.definition.sourceTables,
         slotName: slot,
         publicationName: slot,
         topicPrefix: config.topicPrefix,
-        offsetsFile: path.resolve(config.offsetsFile ?? path.join('.ficus', name, 'offsets.json')),
+        offsetsFile: offsetsFileOf(config),
         logger,
       });
     }
@@ -214,9 +233,95 @@ export function recordSourceOf(
   }
 }
 
-/** The connector source's slot and publication unless configured: `ficus_<name>`. */
-export function defaultSlotName(name: string): string {
-  return `ficus_${name.replaceAll('-', '_')}`;
+/** The connector source's slot and publication: `--slot`, else `ficus_<name>`. */
+function slotOf(config: ServiceConfig): string {
+  return config.slot ?? `ficus_${config.definition.name.replaceAll('-', '_')}`;
+}
+
+function offsetsFileOf(config: ServiceConfig): string {
+  return path.resolve(
+    config.offsetsFile ?? path.join('.ficus', config.definition.name, 'offsets.json'),
+  );
+}
+
+function groupOf(config: ServiceConfig): string {
+  return config.groupId ?? `ficus-${config.definition.name}`;
+}
+
+/**
+ * `--teardown`: removes what the service's source created, and says what it removed. The slot is
+ * the service's own by configuration, so it is dropped even when its publication was created by
+ * someone else (that publication stays).
+ */
+export async function teardownService(config: ServiceConfig): Promise<string[]> {
+  const name = config.definition.name;
+  if (config.source === 'kafka') return [await deleteGroup(config)];
+  if (config.source !== 'connector') return [];
+  const slot = slotOf(config);
+  const lines: string[] = [];
+  try {
+    const dropped = await dropCdcResources({
+      databaseUrl: config.sourceDatabaseUrl!,
+      slot,
+      force: true,
+      offsetsFile: offsetsFileOf(config),
+    });
+    lines.push(`${name}: dropped replication slot ${slot} on database ${dropped.database}`);
+    for (const publication of dropped.droppedPublications)
+      lines.push(`${name}: dropped publication ${publication} (created by ficus)`);
+    if (dropped.deletedOffsetsFile)
+      lines.push(`${name}: deleted offsets file ${dropped.deletedOffsetsFile}`);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'FICUS_CDC_SLOT_NOT_FOUND') throw error;
+    lines.push(`${name}: no replication slot ${slot}: nothing to drop`);
+  }
+  const kept = await publicationExists(config.sourceDatabaseUrl!, slot);
+  if (kept)
+    lines.push(
+      `${name}: publication ${slot} was not created by ficus and stays; drop it if nothing else uses it: DROP PUBLICATION ${slot}`,
+    );
+  return lines;
+}
+
+async function publicationExists(databaseUrl: string, name: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [
+      name,
+    ]);
+    return (rowCount ?? 0) > 0;
+  } finally {
+    await client.end();
+  }
+}
+
+async function deleteGroup(config: ServiceConfig): Promise<string> {
+  const group = groupOf(config);
+  const admin = new Kafka({
+    clientId: `ficus-${config.definition.name}-teardown`,
+    brokers: [...config.kafkaBrokers],
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    await admin.deleteGroups([group]);
+    return `${config.definition.name}: deleted Kafka consumer group ${group}`;
+  } catch (error) {
+    const reason = ((error as { groups?: { error?: { type?: string } }[] }).groups ?? [])[0]?.error
+      ?.type;
+    if (reason === 'GROUP_ID_NOT_FOUND')
+      return `${config.definition.name}: no Kafka consumer group ${group}: nothing to delete`;
+    if (reason === 'NON_EMPTY_GROUP')
+      throw new FicusError(
+        'FICUS_SERVICE_GROUP_IN_USE',
+        `consumer group ${group} still has members: stop ${config.definition.name} first`,
+        { cause: error },
+      );
+    throw error;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export const serviceCommand: Command = {
@@ -227,10 +332,15 @@ export const serviceCommand: Command = {
   parse: parseServiceArgs,
   async run(argv, env) {
     const config = await parseServiceArgs(argv, env);
+    if (config.teardown) {
+      for (const line of await teardownService(config)) console.log(line);
+      return;
+    }
     const logger = createLogger({ name: config.definition.name, level: config.logLevel });
     const running = await startExtractedService({
       definition: config.definition,
-      databaseUrl: config.databaseUrl,
+      // Required unless tearing down (checked in parseServiceArgs).
+      databaseUrl: config.databaseUrl!,
       sourceDatabaseUrl: config.sourceDatabaseUrl,
       port: config.port,
       host: config.host,
