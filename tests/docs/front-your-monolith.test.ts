@@ -16,32 +16,25 @@
  * Without a Kafka broker (no Java or Maven, and CI unset), the guide is followed up to its Kafka
  * section.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { findFreePort } from '../../common/index.js';
 import { waitUntil } from '../cdc/harness.js';
-import { ensureBuilt } from '../support/build.js';
 import { kafkaBrokers, testKafka, uniqueName } from '../support/kafka.js';
-import { createTestDatabase, postgresAdminUrl, type TestDatabase } from '../support/postgres.js';
+import type { TestDatabase } from '../support/postgres.js';
 import {
   followGuide,
   guideCommands,
   guideEnvNames,
   guideFiles,
-  lockGuideNames,
   type BackgroundStep,
   type FollowedGuide,
   type GuideHook,
 } from './guide.js';
-import { createLibrarySchema, startLibraryApp, type LibraryApp } from './library-app.js';
+import type { LibraryApp } from './library-app.js';
+import { frontGuideReadiness, repoRoot, startReaderSystem, type ReaderSystem } from './reader.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const guide = await readFile(path.join(repoRoot, 'docs/front-your-monolith.md'), 'utf8');
 const SLOT = 'ficus';
 const BORROWER = 'Hedy Lamarr';
@@ -53,16 +46,14 @@ interface CdcStatus {
   tables: Record<string, Record<string, number>>;
 }
 
+let reader: ReaderSystem | undefined;
 let db: TestDatabase;
 let app: LibraryApp;
 let project: string;
-let releaseNames: (() => Promise<void>) | undefined;
 let gatewayUrl: string;
 let statusUrl: string;
 let adminToken: string;
 let brokers: string[] | undefined;
-/** Started background blocks, in order. */
-const running: BackgroundStep[] = [];
 /** Finished foreground blocks, in order. */
 let followed: FollowedGuide | undefined;
 /** The dashboard's data-sync view while the stdout connector ran (section 7). */
@@ -91,82 +82,13 @@ async function dashboardSync(): Promise<{
   return json(`${gatewayUrl}/_ficus/api/sync`, { headers: { cookie: cookie!.split(';')[0]! } });
 }
 
-/**
- * The guide's role and slot are global to the cluster. On a cluster that outlives test runs
- * (DATABASE_URL), an earlier run that crashed may have left them; nobody else uses them while
- * this file holds the guide lock.
- */
-async function forgetEarlierRuns(): Promise<void> {
-  const cluster = new pg.Client({ connectionString: postgresAdminUrl() });
-  await cluster.connect();
-  try {
-    await cluster.query(
-      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
-      [SLOT],
-    );
-    await cluster.query('DROP ROLE IF EXISTS ficus_cdc').catch((error: Error) => {
-      console.warn(`cannot drop the role ficus_cdc left by an earlier run: ${error.message}`);
-    });
-  } finally {
-    await cluster.end();
-  }
-}
-
 beforeAll(async () => {
-  await ensureBuilt();
-  releaseNames = await lockGuideNames(postgresAdminUrl());
-  await forgetEarlierRuns();
-  db = await createTestDatabase('front_guide');
-  await createLibrarySchema(db.url);
-  app = await startLibraryApp({ databaseUrl: db.url });
-  project = await mkdtemp(path.join(tmpdir(), 'ficus-guide-front-'));
-  await writeFile(
-    path.join(project, 'package.json'),
-    `${JSON.stringify({ name: 'library', version: '1.0.0', private: true }, null, 2)}\n`,
-  );
-  brokers = kafkaBrokers();
-
-  const [gatewayPort, statusPort] = [await findFreePort(), await findFreePort()];
-  gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-  statusUrl = `http://127.0.0.1:${statusPort}/status`;
-  adminToken = randomBytes(24).toString('hex');
-  const cdcPassword = randomBytes(16).toString('hex');
-  const cdcUrl = new URL(db.url);
-  cdcUrl.username = 'ficus_cdc';
-  cdcUrl.password = cdcPassword;
-
-  const readerValues: Record<string, string> = {
-    FICUS_HOME: repoRoot,
-    MONOLITH_URL: app.url,
-    MONOLITH_DATABASE_URL: db.url,
-    CDC_PASSWORD: cdcPassword,
-    CDC_DATABASE_URL: cdcUrl.toString(),
-    FICUS_ADMIN_TOKEN: adminToken,
-    FICUS_GATEWAY_URL: gatewayUrl,
-    FICUS_CDC_STATUS_URL: statusUrl,
-    KAFKA_BROKERS: brokers?.join(',') ?? '',
-  };
-  const env: Record<string, string> = {
-    FICUS_GATEWAY_PORT: String(gatewayPort),
-    FICUS_CDC_STATUS_PORT: String(statusPort),
-  };
-  const fileSubstitutions: Record<string, [from: string, to: string][]> = {
-    'routes.yaml': [['http://127.0.0.1:3000', app.url]],
-  };
+  reader = await startReaderSystem('front_guide');
+  ({ db, app, project, gatewayUrl, statusUrl, adminToken, brokers } = reader);
+  const { env, readerValues, fileSubstitutions, running } = reader;
 
   const hooks: GuideHook[] = [
-    {
-      match: /npx ficus gateway /,
-      after: async (gateway) => {
-        await (gateway as BackgroundStep).waitFor(/gateway listening/);
-      },
-    },
-    {
-      match: /npx ficus cdc .*> changes\.jsonl/,
-      after: async (cdc) => {
-        await (cdc as BackgroundStep).waitFor(/streaming started/);
-      },
-    },
+    ...frontGuideReadiness(),
     {
       // Section 7 says Data sync shows the connector: read it as the page does, while it runs.
       match: /npx ficus routes list/,
@@ -211,24 +133,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  for (const step of running.reverse()) await step.stop();
-  await app?.close();
-  if (db) {
-    const admin = new pg.Client({ connectionString: db.url });
-    await admin.connect();
-    await admin.query(
-      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()',
-      [SLOT],
-    );
-    await admin.end();
-    await db.drop();
-    const cluster = new pg.Client({ connectionString: postgresAdminUrl() });
-    await cluster.connect();
-    await cluster.query('DROP ROLE IF EXISTS ficus_cdc');
-    await cluster.end();
-  }
-  await releaseNames?.();
-  if (project) await rm(project, { recursive: true, force: true });
+  await reader?.stop();
 });
 
 describe('docs/front-your-monolith.md', () => {
