@@ -142,7 +142,7 @@ export async function ensurePublication(
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      throw publicationRefused(error, name, tables.map(quote));
     } finally {
       client.release();
     }
@@ -226,6 +226,19 @@ export async function slotLagBytes(pool: pg.Pool, slot: string): Promise<number 
   );
   const lag = rows[0]?.lag;
   return lag === undefined || lag === null ? undefined : Number(lag);
+}
+
+/**
+ * Postgres refusing `CREATE PUBLICATION` to the connector's role (42501: no CREATE on the
+ * database, or not the tables' owner) as one line with the statement to run as an owner.
+ */
+function publicationRefused(error: unknown, name: string, tables: readonly string[]): unknown {
+  if ((error as { code?: unknown }).code !== '42501') return error;
+  return new CdcSetupError(
+    'FICUS_CDC_PUBLICATION_PRIVILEGE',
+    `cannot create publication '${name}': ${(error as Error).message}. Creating a publication needs the tables' owner (or a superuser) and CREATE on the database: run CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${tables.join(', ')} as the owner, then start again`,
+    error,
+  );
 }
 
 function formatVersion(version: number): string {

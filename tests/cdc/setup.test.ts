@@ -64,6 +64,25 @@ describe('CDC setup errors', () => {
     }
   });
 
+  it('says who must create the publication when the role may not', async () => {
+    const role = `replicator_${process.pid}`;
+    await db.sql(`CREATE ROLE ${role} LOGIN REPLICATION PASSWORD 'secret'`);
+    await db.sql(`GRANT SELECT ON a TO ${role}`);
+    try {
+      const url = new URL(db.url);
+      url.username = role;
+      url.password = 'secret';
+      await expectSetupError(
+        startTestConnector(url.toString(), { tableIncludeList: ['public.a'], signalTable: null }),
+        'FICUS_CDC_PUBLICATION_PRIVILEGE',
+        /^cannot create publication 'pub_test_slot_\d+_\d+': permission denied .*run CREATE PUBLICATION "pub_test_slot_\d+_\d+" FOR TABLE "public"\."a" as the owner, then start again$/,
+      );
+    } finally {
+      await db.sql(`REVOKE ALL ON a FROM ${role}`);
+      await db.sql(`DROP ROLE ${role}`);
+    }
+  });
+
   it('refuses a slot another connector is streaming from', async () => {
     const first = await startTestConnector(db.url, { tableIncludeList: ['public.a'] });
     try {
