@@ -241,11 +241,7 @@ export async function startExtractedService(
 
   try {
     await service.migrate().catch((error: unknown) => {
-      throw new FicusError(
-        'FICUS_SERVICE_MIGRATE',
-        `${name}: migrating its database failed: ${(error as Error).message}`,
-        { cause: error },
-      );
+      throw migrateFailed(name, parsed.data.databaseUrl, error);
     });
     await listen(server, parsed.data.port ?? definition.defaultPort, host, name);
   } catch (error) {
@@ -316,6 +312,26 @@ export async function startExtractedService(
   logger.info({ url, source: source?.kind ?? 'none' }, `${name} service listening`);
 
   return { name, url, port, service, status, reconcile: runReconcile, close: stop };
+}
+
+/** A failed migration as one line; a database that does not exist yet says how to create it. */
+function migrateFailed(name: string, databaseUrl: string, error: unknown): FicusError {
+  const message = (error as Error).message;
+  if ((error as { code?: unknown }).code === '3D000') {
+    const database = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+    return new FicusError(
+      'FICUS_SERVICE_DATABASE_MISSING',
+      `${name}: its database ${JSON.stringify(database)} does not exist; a service keeps its data in a database of its own: create it (CREATE DATABASE "${database}") and start again`,
+      { cause: error },
+    );
+  }
+  return new FicusError(
+    'FICUS_SERVICE_MIGRATE',
+    `${name}: migrating its database failed: ${message}`,
+    {
+      cause: error,
+    },
+  );
 }
 
 function openPool(connectionString: string, applicationName: string, max = 10): Knex {

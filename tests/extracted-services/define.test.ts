@@ -173,6 +173,24 @@ describe('a service declared with defineService', () => {
   });
 });
 
+describe('starting a service', () => {
+  it('on a database that does not exist says to create it', async () => {
+    const missing = new URL(own.url);
+    missing.pathname = '/no_such_service_db';
+    await expect(
+      startExtractedService({
+        definition: defineService(spec),
+        databaseUrl: missing.toString(),
+        port: 0,
+      }),
+    ).rejects.toMatchObject({
+      code: 'FICUS_SERVICE_DATABASE_MISSING',
+      message:
+        'wishes: its database "no_such_service_db" does not exist; a service keeps its data in a database of its own: create it (CREATE DATABASE "no_such_service_db") and start again',
+    });
+  });
+});
+
 describe('defineService refuses a bad spec, naming the field', () => {
   it.each<[string, Partial<ServiceSpec>, RegExp]>([
     [
