@@ -2,6 +2,7 @@ import { ConfigError } from '../common/index.js';
 import {
   loadServiceModule,
   SERVICE_DEFINITIONS,
+  type LoadServiceOptions,
   serviceDefinition,
   type ServiceDefinition,
 } from '../extracted-services/index.js';
@@ -11,16 +12,17 @@ export const BUILT_IN_SERVICES = SERVICE_DEFINITIONS.map((definition) => definit
 
 /**
  * The service a `ficus service` or `ficus reconcile` invocation means: a user's module
- * (`--module FILE`, resolved against the working directory) or one of ficus's own services by
- * name. With both, the name must be the module's.
+ * (`--module FILE`, resolved against the working directory: a module, or a YAML file of plain
+ * table copies) or one of ficus's own services by name. With both, the name must be the module's.
  */
 export async function resolveServiceDefinition(
   command: string,
   name: string | undefined,
   module: string | undefined,
+  options: LoadServiceOptions = {},
 ): Promise<ServiceDefinition> {
   if (module !== undefined) {
-    const definition = await loadServiceModule(module);
+    const definition = await loadServiceModule(module, options);
     if (name !== undefined && name !== definition.name)
       throw new ConfigError(
         `module: ${module} defines the service ${JSON.stringify(definition.name)}, not ${JSON.stringify(name)}; leave the name out or make the two agree`,
@@ -45,8 +47,16 @@ export function leadingName(argv: readonly string[]): {
     : { name: first, rest };
 }
 
-/** The `module` key of a config file, when it has a usable one. */
-export function moduleIn(file: Record<string, unknown> | undefined): string | undefined {
-  const value = file?.module;
+/**
+ * A setting read before the config is validated (the service must be known first): the flag,
+ * else the environment variable, else the config file's key, when it is a non-empty string.
+ */
+export function earlySetting(
+  flag: string | undefined,
+  env: string | undefined,
+  file: Record<string, unknown> | undefined,
+  key: string,
+): string | undefined {
+  const value = flag ?? (env || undefined) ?? file?.[key];
   return typeof value === 'string' && value !== '' ? value : undefined;
 }

@@ -12,7 +12,7 @@ import { booleanSchema, postgresUrlSchema, readConfigFile, resolveConfig } from 
 import {
   BUILT_IN_SERVICES,
   leadingName,
-  moduleIn,
+  earlySetting,
   resolveServiceDefinition,
 } from '../service-definition.js';
 
@@ -84,7 +84,16 @@ export async function parseReconcileArgs(
   const definition = await resolveServiceDefinition(
     'reconcile',
     given,
-    flags.module ?? (env.FICUS_SERVICE_MODULE || undefined) ?? moduleIn(file),
+    earlySetting(flags.module, env.FICUS_SERVICE_MODULE, file, 'module'),
+    {
+      sourceDatabaseUrl: earlySetting(
+        flags['source-database-url'],
+        env.FICUS_SOURCE_DATABASE_URL,
+        file,
+        'sourceDatabaseUrl',
+      ),
+      typesOptional: true,
+    },
   );
   const name = definition.name;
   const config = resolveConfig(reconcileConfigSchema, {

@@ -26,7 +26,7 @@ import { stopOnSignal } from '../lifecycle.js';
 import {
   BUILT_IN_SERVICES,
   leadingName,
-  moduleIn,
+  earlySetting,
   resolveServiceDefinition,
 } from '../service-definition.js';
 
@@ -84,11 +84,12 @@ ficus's own services:
 ${SERVICE_DEFINITIONS.map((d) => `  ${d.name.padEnd(15)} port ${d.defaultPort}  ${d.summary}`).join('\n')}
 
 A service of your own is a module whose default export is defineService({ ... }) from
-'ficus' (TypeScript or JavaScript); see docs/extract-your-first-table.md.
+'ficus' (TypeScript or JavaScript; see docs/extract-your-first-table.md), or a YAML file of
+plain table copies (name, port, tables: source, key, columns; see extracted-services/README.md).
 
 Options (each also a camelCase key in the --config YAML file):
   --config FILE               YAML file with any of the settings below
-  --module FILE               your service's module, e.g. ./wishlists.ts
+  --module FILE               your service: ./wishlists.ts, .js or .yaml
                                                                     env FICUS_SERVICE_MODULE
   --database-url URL          the service's own Postgres            env DATABASE_URL (required)
   --source-database-url URL   the monolith's Postgres: reconciliation reads it, the connector
@@ -151,7 +152,16 @@ export async function parseServiceArgs(
   const definition = await resolveServiceDefinition(
     'service',
     given,
-    flags.module ?? (env.FICUS_SERVICE_MODULE || undefined) ?? moduleIn(file),
+    earlySetting(flags.module, env.FICUS_SERVICE_MODULE, file, 'module'),
+    {
+      sourceDatabaseUrl: earlySetting(
+        flags['source-database-url'],
+        env.FICUS_SOURCE_DATABASE_URL,
+        file,
+        'sourceDatabaseUrl',
+      ),
+      typesOptional: teardown,
+    },
   );
   const name = definition.name;
   const config = resolveConfig(serviceConfigSchema, {
@@ -207,7 +217,6 @@ export function recordSourceOf(
   config: ServiceConfig,
   logger: ReturnType<typeof createLogger>,
 ): RecordSource | undefined {
-  const { name } = config.definition;
   switch (config.source) {
     case 'kafka':
       return createKafkaSource({

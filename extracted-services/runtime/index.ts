@@ -61,4 +61,5 @@ export {
   type ServiceSpec,
 } from './define.js';
 export { staticMigrationSource, type NamedMigration } from './migrations.js';
-export { loadServiceModule } from './load.js';
+export { loadServiceModule, type LoadServiceOptions } from './load.js';
+export type { DeclarativeOptions } from './declarative.js';

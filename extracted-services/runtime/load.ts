@@ -1,23 +1,32 @@
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, FicusError } from '../../common/index.js';
+import { loadDeclarativeService, type DeclarativeOptions } from './declarative.js';
 import { isServiceDefinition } from './define.js';
 import type { ServiceDefinition } from './service.js';
 
 const TYPESCRIPT = /\.(c|m)?tsx?$/;
+const YAML = /\.ya?ml$/;
+
+/** Where {@link loadServiceModule} resolves the file, and what a YAML service may read. */
+export interface LoadServiceOptions extends DeclarativeOptions {
+  /** Default: the working directory. */
+  readonly cwd?: string;
+}
 
 /**
- * Loads a user's service from a module file: TypeScript (compiled on the fly by tsx) or
- * JavaScript, whose default export (or an export named `service`) is a {@link defineService}
- * result. `file` is resolved against `cwd`. A missing file, a module that fails to load or one
- * that exports no service is an error that says what to fix.
+ * Loads a user's service from a file: a TypeScript (compiled on the fly by tsx) or JavaScript
+ * module whose default export (or an export named `service`) is a {@link defineService} result,
+ * or a YAML file declaring plain table copies (see declarative.ts). `file` is resolved against
+ * `cwd`. A missing file, a module that fails to load or one that exports no service is an error
+ * that says what to fix.
  */
 export async function loadServiceModule(
   file: string,
-  cwd: string = process.cwd(),
+  options: LoadServiceOptions = {},
 ): Promise<ServiceDefinition> {
-  const absolute = path.resolve(cwd, file);
+  const absolute = path.resolve(options.cwd ?? process.cwd(), file);
   try {
     await access(absolute);
   } catch (error) {
@@ -26,6 +35,8 @@ export async function loadServiceModule(
       { cause: error },
     );
   }
+  if (YAML.test(absolute))
+    return loadDeclarativeService(file, await readFile(absolute, 'utf8'), options);
   const url = pathToFileURL(absolute).href;
   let exports: Record<string, unknown>;
   try {
