@@ -17,6 +17,7 @@ export {
   DEFAULT_SERVICE_ERRORS,
   isServiceDefinition,
   loadServiceModule,
+  type LoadServiceOptions,
   SERVICE_NAME_PATTERN,
   staticMigrationSource,
   startExtractedService,
