@@ -60,3 +60,37 @@ export function earlySetting(
   const value = flag ?? (env || undefined) ?? file?.[key];
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
+
+/** What {@link serviceOfArgs} reads: the parsed flags, the environment and the config file. */
+export interface ServiceArgs {
+  readonly command: string;
+  readonly name: string | undefined;
+  readonly flags: { readonly module?: string; readonly 'source-database-url'?: string };
+  readonly env: NodeJS.ProcessEnv;
+  readonly file: Record<string, unknown> | undefined;
+  /** A YAML service's column types are not needed (reconciliation, teardown). */
+  readonly typesOptional: boolean;
+}
+
+/**
+ * The service a command line means, read before the rest of its config: `--module`
+ * (FICUS_SERVICE_MODULE, `module:`) or a built-in name; a YAML service reads its column types
+ * from `--source-database-url` (FICUS_SOURCE_DATABASE_URL, `sourceDatabaseUrl:`).
+ */
+export function serviceOfArgs(args: ServiceArgs): Promise<ServiceDefinition> {
+  const { flags, env, file } = args;
+  return resolveServiceDefinition(
+    args.command,
+    args.name,
+    earlySetting(flags.module, env.FICUS_SERVICE_MODULE, file, 'module'),
+    {
+      sourceDatabaseUrl: earlySetting(
+        flags['source-database-url'],
+        env.FICUS_SOURCE_DATABASE_URL,
+        file,
+        'sourceDatabaseUrl',
+      ),
+      typesOptional: args.typesOptional,
+    },
+  );
+}

@@ -128,6 +128,9 @@ Options (each also a camelCase key in the --config YAML file):
   --signal-table NAME       schema.table for signals, created when missing, or none
                             (Debezium signal.data.collection; default public.ficus_signal)
                                                                       env FICUS_CDC_SIGNAL_TABLE
+  --schemas-enable          keys and values as Kafka Connect JSON with schemas,
+                            {"schema","payload"} (Connect key/value.converter.schemas.enable
+                            =true; default off)                       env FICUS_CDC_SCHEMAS_ENABLE
   --inactive-slot-warn-bytes SIZE
                             warn about inactive ficus slots retaining more WAL than this
                             (bytes, or 512MB, 1GB; default 1GB; 0 = no check)
@@ -138,8 +141,11 @@ Options (each also a camelCase key in the --config YAML file):
 
 Config-file-only settings (Debezium's name in brackets): columnExcludeList [column.exclude.list],
 snapshotFetchSize, heartbeatIntervalMs [heartbeat.interval.ms, default 10000],
-heartbeatActionQuery [heartbeat.action.query], statusIntervalMs (how often the confirmed
-position is reported to Postgres, default 10000), tombstonesOnDelete [tombstones.on.delete],
+heartbeatActionQuery [heartbeat.action.query], statusIntervalMs (how often a status update,
+with the confirmed position, goes to Postgres regardless, default 10000), flushConfirmIntervalMs
+(once the sink has accepted new changes, their position is confirmed to the slot within this
+many ms, so a restart after a crash re-sends little; default 200; 0 = only every
+statusIntervalMs), tombstonesOnDelete [tombstones.on.delete],
 provideTransactionMetadata [provide.transaction.metadata], skippedOperations [skipped.operations],
 decimalHandlingMode [decimal.handling.mode, default string], timePrecisionMode
 [time.precision.mode], binaryHandlingMode [binary.handling.mode], intervalHandlingMode
@@ -168,6 +174,7 @@ export async function parseCdcArgs(
     'offsets-file': { type: 'string' },
     'signal-table': { type: 'string' },
     'inactive-slot-warn-bytes': { type: 'string' },
+    'schemas-enable': { type: 'boolean' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -181,6 +188,7 @@ export async function parseCdcArgs(
       publicationName: 'publication',
       tableIncludeList: 'tables',
       snapshotMode: 'snapshot',
+      schemasEnable: 'schemas-enable',
     },
     flags: {
       databaseUrl: flags['database-url'],
@@ -195,6 +203,7 @@ export async function parseCdcArgs(
       offsetsFile: flags['offsets-file'],
       signalTable: flags['signal-table'],
       inactiveSlotWarnBytes: flags['inactive-slot-warn-bytes'],
+      schemasEnable: flags['schemas-enable'],
       logLevel: flags['log-level'],
     },
   });
@@ -414,10 +423,12 @@ export function connectorOptionsOf(
     signalTable: config.signalTable,
     incrementalSnapshotChunkSize: config.incrementalSnapshotChunkSize,
     inactiveSlotWarnBytes: config.inactiveSlotWarnBytes,
+    schemasEnable: config.schemasEnable,
     maxBatchSize: CONNECTOR_DEFAULTS.maxBatchSize,
     maxQueuedRecords: CONNECTOR_DEFAULTS.maxQueuedRecords,
 
     statusIntervalMs: config.statusIntervalMs,
+    flushConfirmIntervalMs: config.flushConfirmIntervalMs,
     sink,
     logger,
     version: ficusVersion(),

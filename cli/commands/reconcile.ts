@@ -9,12 +9,7 @@ import {
 import type { Command } from '../command.js';
 import { parseFlags } from '../command.js';
 import { booleanSchema, postgresUrlSchema, readConfigFile, resolveConfig } from '../config.js';
-import {
-  BUILT_IN_SERVICES,
-  leadingName,
-  earlySetting,
-  resolveServiceDefinition,
-} from '../service-definition.js';
+import { BUILT_IN_SERVICES, leadingName, serviceOfArgs } from '../service-definition.js';
 
 const reconcileConfigSchema = z.object({
   module: z.string().min(1).optional(),
@@ -81,20 +76,14 @@ export async function parseReconcileArgs(
     help: { type: 'boolean', short: 'h' },
   });
   const file = flags.config ? await readConfigFile(flags.config) : undefined;
-  const definition = await resolveServiceDefinition(
-    'reconcile',
-    given,
-    earlySetting(flags.module, env.FICUS_SERVICE_MODULE, file, 'module'),
-    {
-      sourceDatabaseUrl: earlySetting(
-        flags['source-database-url'],
-        env.FICUS_SOURCE_DATABASE_URL,
-        file,
-        'sourceDatabaseUrl',
-      ),
-      typesOptional: true,
-    },
-  );
+  const definition = await serviceOfArgs({
+    command: 'reconcile',
+    name: given,
+    flags,
+    env,
+    file,
+    typesOptional: true,
+  });
   const name = definition.name;
   const config = resolveConfig(reconcileConfigSchema, {
     file,

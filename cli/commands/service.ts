@@ -23,12 +23,7 @@ import {
   resolveConfig,
 } from '../config.js';
 import { stopOnSignal } from '../lifecycle.js';
-import {
-  BUILT_IN_SERVICES,
-  leadingName,
-  earlySetting,
-  resolveServiceDefinition,
-} from '../service-definition.js';
+import { BUILT_IN_SERVICES, leadingName, serviceOfArgs } from '../service-definition.js';
 
 const serviceConfigSchema = z.object({
   module: z.string().min(1).optional(),
@@ -149,20 +144,14 @@ export async function parseServiceArgs(
   });
   const teardown = flags.teardown ?? false;
   const file = flags.config ? await readConfigFile(flags.config) : undefined;
-  const definition = await resolveServiceDefinition(
-    'service',
-    given,
-    earlySetting(flags.module, env.FICUS_SERVICE_MODULE, file, 'module'),
-    {
-      sourceDatabaseUrl: earlySetting(
-        flags['source-database-url'],
-        env.FICUS_SOURCE_DATABASE_URL,
-        file,
-        'sourceDatabaseUrl',
-      ),
-      typesOptional: teardown,
-    },
-  );
+  const definition = await serviceOfArgs({
+    command: 'service',
+    name: given,
+    flags,
+    env,
+    file,
+    typesOptional: teardown,
+  });
   const name = definition.name;
   const config = resolveConfig(serviceConfigSchema, {
     file,
