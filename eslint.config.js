@@ -40,7 +40,8 @@ const onlyThePackageEntry = (up) => ({
         patterns: [
           {
             regex: `^${'\\.\\./'.repeat(up - 1)}(?!\\.\\./index\\.js$)`,
-            message: "A service imports ficus only through the package entry point ('../../index.js').",
+            message:
+              "A service imports ficus only through the package entry point ('../../index.js').",
           },
         ],
       },
