@@ -101,6 +101,8 @@ export const cdcConfigSchema = z.object({
     .default('adaptive'),
   binaryHandlingMode: z.enum(['bytes', 'base64', 'base64-url-safe', 'hex']).default('bytes'),
   intervalHandlingMode: z.enum(['numeric', 'string']).default('numeric'),
+  /** Kafka Connect `key.converter.schemas.enable` / `value.converter.schemas.enable`. */
+  schemasEnable: bool.default(false),
   offsetsFile: z.string().min(1).default('.ficus/cdc/offsets.json'),
   signalTable: z
     .string()
@@ -134,6 +136,7 @@ export const CDC_ENVIRONMENT: Readonly<Record<string, string>> = Object.freeze({
   snapshotMode: 'FICUS_CDC_SNAPSHOT',
   offsetsFile: 'FICUS_CDC_OFFSETS_FILE',
   signalTable: 'FICUS_CDC_SIGNAL_TABLE',
+  schemasEnable: 'FICUS_CDC_SCHEMAS_ENABLE',
   inactiveSlotWarnBytes: 'FICUS_CDC_INACTIVE_SLOT_WARN_BYTES',
   sink: 'FICUS_CDC_SINK',
   kafkaBrokers: 'KAFKA_BROKERS',

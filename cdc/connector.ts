@@ -68,6 +68,7 @@ import { CdcSetupError } from './errors.js';
 import { formatBytes } from './byte-size.js';
 import { findInactiveSlots, type InactiveSlotWarning } from './slots.js';
 import type { Sink } from './sinks/sink.js';
+import { withConnectSchemas } from './sinks/connect-json.js';
 import { runSnapshot } from './snapshot.js';
 import { RateMeter, type ConnectorState, type ConnectorStatus, type TableCounts } from './stats.js';
 
@@ -95,6 +96,12 @@ export interface ConnectorOptions {
   /** Operations not to emit (Debezium `skipped.operations`): any of c, u, d, t. */
   readonly skippedOperations: readonly Op[];
   readonly typeOptions: TypeOptions;
+  /**
+   * Keys and values as Kafka Connect JSON with schemas (JsonConverter `schemas.enable=true`:
+   * `{"schema","payload"}`), for schema-aware sinks; default false. A captured column whose
+   * type has no faithful schema stops the start with FICUS_CDC_CONNECT_SCHEMA.
+   */
+  readonly schemasEnable?: boolean | undefined;
   /** File that records whether the initial snapshot finished and incremental snapshot progress. */
   readonly offsetsFile: string;
   /**
@@ -201,7 +208,7 @@ interface OpenTransaction {
 /** Creates a connector. Nothing happens until `start()`. */
 export function createConnector(options: ConnectorOptions): Connector {
   const logger = options.logger ?? createSilentLogger();
-  const sink = options.sink;
+  const sink = options.schemasEnable ? withConnectSchemas(options.sink) : options.sink;
   const pool = new pg.Pool({
     connectionString: options.databaseUrl,
     max: 3,
@@ -214,6 +221,7 @@ export function createConnector(options: ConnectorOptions): Connector {
     topicPrefix: options.topicPrefix,
     typeOptions: options.typeOptions,
     columnExcludeList,
+    schemasEnable: options.schemasEnable ?? false,
   });
   const skipped = new Set(options.skippedOperations);
   const signalTable: SignalTableName | undefined = options.signalTable
@@ -372,6 +380,8 @@ export function createConnector(options: ConnectorOptions): Connector {
       const tables = (await resolveCapturedTables(pool, options.tableIncludeList)).filter(
         (table) => !isSignalTable(table),
       );
+      // Every captured table must have a faithful Connect schema before anything is emitted.
+      if (options.schemasEnable) for (const table of tables) await catalog.describeTable(table);
       await ensurePublication(pool, options.publicationName, tables, logger, {
         slot: options.slotName,
       });

@@ -38,6 +38,18 @@ export {
   type TransactionEventValue,
   type TransactionInfo,
 } from './events/envelope.js';
+export {
+  ConnectSchemaError,
+  HEARTBEAT_SCHEMAS,
+  isConnectJson,
+  SOURCE_SCHEMA,
+  TRANSACTION_SCHEMAS,
+  withoutConnectSchemas,
+  type ConnectJson,
+  type ConnectJsonValue,
+  type ConnectSchema,
+  type TableConnectSchemas,
+} from './events/connect-schema.js';
 export { ORIGIN_HEADER, recordOrigin } from './events/origin.js';
 export { stringifyJson, type JsonObject, type JsonValue } from './events/json.js';
 export { UNAVAILABLE_VALUE } from './events/table-schema.js';

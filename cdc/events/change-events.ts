@@ -95,7 +95,8 @@ function columnValue(
     if (old === undefined || old === UNCHANGED_TOAST) return column.unavailable;
     value = old;
   }
-  return value === null || value === undefined ? null : column.convert(value);
+  // A NOT NULL column gets Debezium's fallback, never null (JdbcValueConverters#convertValue).
+  return value === null || value === undefined ? column.nullValue : column.convert(value);
 }
 
 /** The record key: the primary-key columns, or null for a table without a primary key. */
@@ -138,6 +139,22 @@ export function changeRecords(
   message: ChangeMessage,
   position: EventPosition,
   nowUs = nowMicros(),
+): ChangeRecord[] {
+  const records = buildChangeRecords(defaults, table, message, position, nowUs);
+  return table.connect ? records.map((record) => withSchemas(table, record)) : records;
+}
+
+/** Attaches the table's Kafka Connect schemas (schemasEnable), as they are when the record is built. */
+function withSchemas(table: TableSchema, record: ChangeRecord): ChangeRecord {
+  return table.connect ? { ...record, connectSchemas: table.connect } : record;
+}
+
+function buildChangeRecords(
+  defaults: SourceDefaults,
+  table: TableSchema,
+  message: ChangeMessage,
+  position: EventPosition,
+  nowUs: number,
 ): ChangeRecord[] {
   const source = sourceInfo(defaults, table, position);
   const { topic } = table;
@@ -255,7 +272,7 @@ export function readRecord(
   position: EventPosition,
   nowUs = nowMicros(),
 ): ChangeRecord {
-  return {
+  return withSchemas(table, {
     topic: table.topic,
     key: recordKey(table, row),
     value: envelope(
@@ -266,7 +283,7 @@ export function readRecord(
       'r',
       nowUs,
     ),
-  };
+  });
 }
 
 /** A truncate (`op: "t"`): one record per table, with a null key. */
@@ -276,7 +293,7 @@ export function truncateRecord(
   position: EventPosition,
   nowUs = nowMicros(),
 ): ChangeRecord {
-  return {
+  return withSchemas(table, {
     topic: table.topic,
     key: null,
     value: envelope(
@@ -287,5 +304,5 @@ export function truncateRecord(
       't',
       nowUs,
     ),
-  };
+  });
 }

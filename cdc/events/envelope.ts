@@ -4,6 +4,7 @@
  *
  * Reference: https://debezium.io/documentation/reference/stable/connectors/postgresql.html#postgresql-events
  */
+import type { ConnectJsonValue, TableConnectSchemas } from './connect-schema.js';
 import type { JsonObject, JsonValue } from './json.js';
 
 /** `op`: c create, u update, d delete, r snapshot read, t truncate. */
@@ -59,13 +60,23 @@ export interface ChangeEventValue {
   ts_ns: number;
 }
 
-/** One record for a sink: topic, key (primary-key columns or null) and value (null = tombstone). */
+/**
+ * One record for a sink: topic, key (primary-key columns or null) and value (null = tombstone).
+ * With `schemasEnable`, sinks receive key and value as JsonConverter's `{"schema","payload"}`.
+ */
 export interface ChangeRecord {
   readonly topic: string;
   readonly key: JsonObject | null;
-  readonly value: ChangeEventValue | TransactionEventValue | HeartbeatValue | null;
+  readonly value:
+    ChangeEventValue | TransactionEventValue | HeartbeatValue | ConnectJsonValue | null;
   /** Kafka headers, e.g. `__debezium.newkey` on the delete of a primary-key change. */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * The Kafka Connect schemas of the table the record belongs to, attached when it was built
+   * (with `schemasEnable`), so that records built before an ALTER TABLE keep the schema they
+   * were built with. Sinks never see it.
+   */
+  readonly connectSchemas?: TableConnectSchemas;
 }
 
 /** The value of a BEGIN/END record on `<prefix>.transaction`. */

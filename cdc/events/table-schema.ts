@@ -6,6 +6,8 @@
  */
 import type pg from 'pg';
 import type { Relation, ReplicaIdentity } from '../replication/pgoutput.js';
+import { tableConnectSchemas, type TableConnectSchemas } from './connect-schema.js';
+import { fallbackValue } from './fallback-values.js';
 
 /** Anything that runs a query: a pg Pool or Client. */
 export interface Queryable {
@@ -44,6 +46,11 @@ export interface ColumnSchema {
   readonly convert: ValueConverter;
   /** What an unchanged TOASTed value that Postgres did not send becomes. */
   readonly unavailable: JsonValue;
+  /**
+   * What a null becomes: null, or for a NOT NULL column Debezium's fallback for its type (a
+   * column Postgres did not send, as in the key-only old row under REPLICA IDENTITY DEFAULT).
+   */
+  readonly nullValue: JsonValue;
 }
 
 /** A captured table as events need it. */
@@ -61,6 +68,8 @@ export interface TableSchema {
   readonly allColumnNames: readonly string[];
   /** Primary-key columns in key order; empty when the table has no primary key (null record key). */
   readonly keyColumns: readonly ColumnSchema[];
+  /** Kafka Connect key and value schemas; only with `schemasEnable`. */
+  readonly connect?: TableConnectSchemas;
 }
 
 /** Options that shape a table's events. */
@@ -69,7 +78,18 @@ export interface SchemaOptions {
   readonly typeOptions: TypeOptions;
   /** Debezium `column.exclude.list`: regular expressions over `schema.table.column`. */
   readonly columnExcludeList: readonly RegExp[];
+  /**
+   * Build Kafka Connect schemas (JsonConverter `schemas.enable=true`); a column whose type has no
+   * faithful schema then fails the table with ConnectSchemaError.
+   */
+  readonly schemasEnable?: boolean;
 }
+
+/** Catalog facts a Relation message leaves out that null fallbacks and Connect schemas need, by column name. */
+export type ColumnFacts = ReadonlyMap<
+  string,
+  { readonly notNull: boolean; readonly typeName: string }
+>;
 
 /** Looks up what a Relation message leaves out (primary key, non-built-in types), with caching. */
 export class SchemaCatalog {
@@ -113,11 +133,25 @@ export class SchemaCatalog {
 
   /** Builds the table schema for a Relation message. */
   async tableSchema(relation: Relation): Promise<TableSchema> {
-    const [primaryKey] = await Promise.all([
+    const [primaryKey, facts] = await Promise.all([
       this.primaryKey(relation.id),
+      this.columnFacts(relation.id),
       this.resolveTypes(relation.columns.map((c) => c.typeOid)),
     ]);
-    return buildTableSchema(relation, primaryKey, this.types, this.options);
+    return buildTableSchema(relation, primaryKey, this.types, this.options, facts);
+  }
+
+  /** NOT NULL and the declared type of each column, as the catalog has them now. */
+  private async columnFacts(relationId: number): Promise<ColumnFacts> {
+    const result = await this.pool.query<{ name: string; not_null: boolean; type: string }>(
+      `SELECT attname AS name, attnotnull AS not_null, format_type(atttypid, atttypmod) AS type
+         FROM pg_attribute
+        WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`,
+      [relationId],
+    );
+    return new Map(
+      result.rows.map((row) => [row.name, { notNull: row.not_null, typeName: row.type }]),
+    );
   }
 
   private async primaryKey(relationId: number): Promise<string[]> {
@@ -143,8 +177,12 @@ export class SchemaCatalog {
         typtype: string;
         typelem: string;
         typbasetype: string;
+        typtypmod: number;
+        labels: string[] | null;
       }>(
-        'SELECT oid::text, typname, typtype, typelem::text, typbasetype::text FROM pg_type WHERE oid = ANY($1::oid[])',
+        `SELECT t.oid::text, t.typname, t.typtype, t.typelem::text, t.typbasetype::text, t.typtypmod,
+                (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) AS labels
+           FROM pg_type t WHERE t.oid = ANY($1::oid[])`,
         [wanted],
       );
       const next: number[] = [];
@@ -155,6 +193,8 @@ export class SchemaCatalog {
           kind: row.typtype,
           elementOid: Number(row.typelem),
           baseOid: Number(row.typbasetype),
+          typeModifier: Number(row.typtypmod),
+          ...(row.labels ? { enumLabels: row.labels } : {}),
         };
         this.types.set(type.oid, type);
         for (const related of [type.elementOid, type.baseOid]) {
@@ -173,22 +213,51 @@ export function buildTableSchema(
   primaryKey: readonly string[],
   catalog: ReadonlyMap<number, CatalogType>,
   options: SchemaOptions,
+  facts?: ColumnFacts,
 ): TableSchema {
   const qualifiedName = `${relation.schema}.${relation.table}`;
-  const all = relation.columns.map((column, index): ColumnSchema => ({
-    name: column.name,
-    index,
-    typeOid: column.typeOid,
-    convert: converterFor(
-      { oid: column.typeOid, modifier: column.typeModifier },
-      options.typeOptions,
-      catalog,
-    ),
-    unavailable: unavailableValue(column.typeOid, catalog, options.typeOptions),
-  }));
+  const all = relation.columns.map((column, index): ColumnSchema => {
+    const type = { oid: column.typeOid, modifier: column.typeModifier };
+    return {
+      name: column.name,
+      index,
+      typeOid: column.typeOid,
+      convert: converterFor(type, options.typeOptions, catalog),
+      unavailable: unavailableValue(column.typeOid, catalog, options.typeOptions),
+      nullValue:
+        facts?.get(column.name)?.notNull === true
+          ? fallbackValue(type, options.typeOptions, catalog)
+          : null,
+    };
+  });
   const excluded = (name: string) =>
     options.columnExcludeList.some((pattern) => pattern.test(`${qualifiedName}.${name}`));
   const byName = new Map(all.map((column) => [column.name, column]));
+  const columns = all.filter((column) => !excluded(column.name));
+  const keyColumns = primaryKey
+    .map((name) => byName.get(name))
+    .filter((c): c is ColumnSchema => c !== undefined);
+  const typeModifiers = new Map(relation.columns.map((c) => [c.name, c.typeModifier]));
+  const connectColumn = (column: ColumnSchema) => ({
+    name: column.name,
+    typeOid: column.typeOid,
+    typeModifier: typeModifiers.get(column.name) ?? -1,
+    notNull: facts?.get(column.name)?.notNull ?? false,
+    typeName: facts?.get(column.name)?.typeName ?? `type oid ${column.typeOid}`,
+  });
+  const connect = options.schemasEnable
+    ? tableConnectSchemas(
+        {
+          schema: relation.schema,
+          table: relation.table,
+          topicPrefix: options.topicPrefix,
+          columns: columns.map(connectColumn),
+          keyColumns: keyColumns.map(connectColumn),
+        },
+        options.typeOptions,
+        catalog,
+      )
+    : undefined;
   return {
     relationId: relation.id,
     schema: relation.schema,
@@ -196,11 +265,10 @@ export function buildTableSchema(
     qualifiedName,
     topic: `${options.topicPrefix}.${relation.schema}.${relation.table}`,
     replicaIdentity: relation.replicaIdentity,
-    columns: all.filter((column) => !excluded(column.name)),
+    columns,
     allColumnNames: all.map((column) => column.name),
-    keyColumns: primaryKey
-      .map((name) => byName.get(name))
-      .filter((c): c is ColumnSchema => c !== undefined),
+    keyColumns,
+    ...(connect ? { connect } : {}),
   };
 }
 

@@ -64,6 +64,10 @@ export interface CatalogType {
   readonly elementOid: number;
   /** For domains, the base type; else 0. */
   readonly baseOid: number;
+  /** pg_type.typtypmod: a domain's own length or scale (-1 when it has none). */
+  readonly typeModifier?: number;
+  /** For enums, the labels in sort order. */
+  readonly enumLabels?: readonly string[];
 }
 
 /** Converts one non-null column text to its JSON value. */

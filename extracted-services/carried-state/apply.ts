@@ -11,6 +11,7 @@ import type { Knex } from 'knex';
 import { createSilentLogger, type Logger } from '../../common/index.js';
 import {
   isChangeEventValue,
+  withoutConnectSchemas,
   type ChangeEventValue,
   type ChangeRecord,
   type JsonValue,
@@ -82,7 +83,9 @@ export interface AppliedChange {
   readonly row: LocalRow | null;
   /**
    * The event's `before` in local column names (not projected), or null when it has none. With
-   * REPLICA IDENTITY DEFAULT an update has none and a delete's holds the key (other columns null).
+   * REPLICA IDENTITY DEFAULT an update has none and a delete's holds the key; its other columns
+   * are null, or Debezium's fallback for their type (`""`, `0`, `false` …) when NOT NULL, never the
+   * deleted row's values.
    */
   readonly before: LocalRow | null;
   readonly position: Position;
@@ -517,12 +520,14 @@ export function createCarriedState(options: CarriedStateOptions): CarriedState {
  * position (index 0: their keys tell them apart, and a read never follows another read of the same
  * row). Other events that share `(commit, lsn)` and carry no `transaction.total_order` are told
  * apart by their order in the batch; copies of one event (same topic, key and op) get the same
- * index, so a duplicate is recognised as one.
+ * index, so a duplicate is recognised as one. Records written with `schemasEnable`
+ * (`{"schema","payload"}` keys and values) are read as their payloads.
  */
 function positionEvents(records: readonly ChangeRecord[]): Event[] {
   const seen = new Map<string, Map<string, number>>();
   const events: Event[] = [];
-  for (const record of records) {
+  for (const received of records) {
+    const record = withoutConnectSchemas(received);
     const { value } = record;
     if (!isChangeEventValue(value)) continue;
     const base = basePosition(value);

@@ -139,9 +139,9 @@ describe('streamed change events', () => {
         topic: 'test.public.env_items',
         key: { id: 1 },
         value: {
-          // Every column; only the key is filled. `name` is NOT NULL: Debezium's converter may put
-          // a fallback ("") there instead of null — unverified, and ficus writes null.
-          before: { id: 1, name: null, qty: null },
+          // Every column; only the key was sent. `name` is NOT NULL, so it gets Debezium's
+          // fallback for text (JdbcValueConverters#convertString: ""); nullable `qty` stays null.
+          before: { id: 1, name: '', qty: null },
           after: null,
           source: expectedStreamedSource(value.source, {
             database: db.name,

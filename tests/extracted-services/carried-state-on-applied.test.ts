@@ -179,8 +179,9 @@ describe('carried-state onApplied', () => {
         op: 'd',
         key: { item_id: 2 },
         row: null,
-        // REPLICA IDENTITY DEFAULT: the key, the other columns null.
-        before: { item_id: 2, title: null, body: null },
+        // REPLICA IDENTITY DEFAULT: the key; the other columns Debezium's fallback when NOT NULL
+        // (name text NOT NULL: ""), else null. Not the deleted row's values.
+        before: { item_id: 2, title: '', body: null },
       },
       {
         table: 'hook_audits',
