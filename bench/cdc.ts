@@ -134,6 +134,7 @@ async function runBenchmark(config: BenchConfig, cleanup: CleanupStack): Promise
     url: source.url,
     rate: config.latencyRate,
     seconds: config.latencySeconds,
+    flushConfirmIntervalMs: config.flushConfirmIntervalMs,
     cleanup,
   });
   const rows = plan.map(({ row }) => row);
@@ -155,6 +156,7 @@ function planRows(
     slot,
     publication: PUBLICATION,
     table: THROUGHPUT_TABLE,
+    flushConfirmIntervalMs: config.flushConfirmIntervalMs,
   });
   const inChild = async (job: ThroughputJob) => {
     await waitForSlotIdle(source.client, job.slot);
@@ -226,7 +228,7 @@ function printReport(config: BenchConfig, results: BenchResults, elapsedMs: numb
   console.log('');
   console.log(
     `ficus CDC benchmark: ${config.events} inserts (${config.rowsPerTransaction} per transaction), ` +
-      `median of ${config.repeat} runs`,
+      `median of ${config.repeat} runs, flushConfirmIntervalMs ${config.flushConfirmIntervalMs ?? 'default'}`,
   );
   console.log(
     `Postgres ${results.serverVersion}, Node ${process.version}, ${availableParallelism()} CPUs, ${kafka}`,

@@ -85,6 +85,8 @@ export const cdcConfigSchema = z.object({
   heartbeatIntervalMs: integer(0).default(10_000),
   heartbeatActionQuery: z.string().min(1).optional(),
   statusIntervalMs: integer(10, 600_000).default(10_000),
+  /** Least ms between two reports of a newly confirmed position; 0 = only every statusIntervalMs. */
+  flushConfirmIntervalMs: integer(0, 600_000).default(200),
   tombstonesOnDelete: bool.default(true),
   provideTransactionMetadata: bool.default(false),
   skippedOperations: list

@@ -11,6 +11,7 @@
  *   replication socket ─▶ decode ─▶ inbox ─▶ build records ─▶ outbox ─▶ sink.write (one at a time)
  *        ▲ pause when the inbox is full     (per transaction)        │ resolves once durable
  *        └──────────── confirm(commit end LSN) to the slot ◀──────────┘
+ *                      (reported within flushConfirmIntervalMs, coalesced)
  *
  * A position is confirmed only when every record before it has been accepted by the sink, and
  * only at transaction boundaries, so after a crash Postgres replays whole transactions from the
@@ -115,8 +116,17 @@ export interface ConnectorOptions {
   readonly maxBatchSize: number;
   /** Records waiting for the sink before decoding pauses (and TCP back-pressure reaches Postgres). */
   readonly maxQueuedRecords: number;
-  /** How often the confirmed position is reported to Postgres (default 10 000 ms). */
+  /**
+   * How often a standby status update goes to Postgres whatever happened (a keepalive; default
+   * 10 000 ms).
+   */
   readonly statusIntervalMs?: number;
+  /**
+   * Least time between two reports of a newly confirmed position (default 200 ms): once the sink
+   * has accepted a transaction, its end is confirmed to the slot within this long, so a crash
+   * replays little. 0 reports it only with the statusIntervalMs update.
+   */
+  readonly flushConfirmIntervalMs?: number | undefined;
   /**
    * Warn (log and status) about inactive ficus slots on the source database that retain more WAL
    * than this many bytes; 0 turns the check off. Default 1 GiB.
@@ -162,6 +172,7 @@ export const CONNECTOR_DEFAULTS = Object.freeze({
   incrementalSnapshotChunkSize: 1_024,
   inactiveSlotWarnBytes: 1024 ** 3,
   inactiveSlotCheckIntervalMs: 30_000,
+  flushConfirmIntervalMs: 200,
 });
 
 /** A slot that stays over the threshold is warned about again after this long. */
@@ -570,6 +581,8 @@ export function createConnector(options: ConnectorOptions): Connector {
         publications: [options.publicationName],
         startLsn,
         statusIntervalMs: options.statusIntervalMs ?? 10_000,
+        flushConfirmIntervalMs:
+          options.flushConfirmIntervalMs ?? CONNECTOR_DEFAULTS.flushConfirmIntervalMs,
       },
       {
         onData(lsn, payload) {

@@ -8,6 +8,8 @@
  *   FICUS_BENCH_LATENCY_SECONDS   measured length of the latency run (default 10)
  *   FICUS_BENCH_KAFKA             false to leave out the Kafka row (default true)
  *   FICUS_BENCH_CPU_PROF          a folder: each throughput child writes a V8 CPU profile there
+ *   FICUS_BENCH_FLUSH_CONFIRM_MS  the connectors' flushConfirmIntervalMs (default: the connector's
+ *                                 default; 0 = confirm only with the periodic status update)
  */
 import { z } from 'zod';
 import { ConfigError } from '../../common/index.js';
@@ -32,6 +34,7 @@ const ENVIRONMENT = {
   FICUS_BENCH_LATENCY_SECONDS: ['latencySeconds', integer(1, 600).default(10)],
   FICUS_BENCH_KAFKA: ['kafka', bool.default(true)],
   FICUS_BENCH_CPU_PROF: ['cpuProfileDir', z.string().min(1).optional()],
+  FICUS_BENCH_FLUSH_CONFIRM_MS: ['flushConfirmIntervalMs', integer(0, 600_000).optional()],
 } as const;
 
 /** What one benchmark run measures and how. */
@@ -43,6 +46,7 @@ export interface BenchConfig {
   readonly latencySeconds: number;
   readonly kafka: boolean;
   readonly cpuProfileDir: string | undefined;
+  readonly flushConfirmIntervalMs: number | undefined;
 }
 
 /** Reads the benchmark's settings; a bad value throws a ConfigError naming the variable. */

@@ -22,6 +22,8 @@ export interface BenchConnectorTarget {
   readonly publication: string;
   /** The one captured table, in the `public` schema. */
   readonly table: string;
+  /** The connector's flushConfirmIntervalMs; its default when absent. */
+  readonly flushConfirmIntervalMs?: number | undefined;
 }
 
 /** Connector options for `target` delivering to `sink`. */
@@ -36,6 +38,8 @@ export function benchConnectorOptions(target: BenchConnectorTarget, sink: Sink):
     topicPrefix: TOPIC_PREFIX,
     snapshotMode: 'never',
     heartbeatIntervalMs: 0,
+    flushConfirmIntervalMs:
+      target.flushConfirmIntervalMs ?? CONNECTOR_DEFAULTS.flushConfirmIntervalMs,
     // Only read for snapshotMode 'initial'; never written here.
     offsetsFile: path.join(tmpdir(), `ficus-bench-${target.slot}.offsets.json`),
     version: 'bench',

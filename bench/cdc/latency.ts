@@ -25,6 +25,8 @@ export interface LatencyOptions {
   readonly rate: number;
   readonly seconds: number;
   readonly cleanup: CleanupStack;
+  /** The connector's flushConfirmIntervalMs; its default when absent. */
+  readonly flushConfirmIntervalMs?: number | undefined;
 }
 
 /** Distribution of latencies, in ms. */
@@ -79,6 +81,7 @@ export async function measureLatency(options: LatencyOptions): Promise<LatencyRe
         slot: 'bench_latency',
         publication: 'ficus_bench_latency',
         table: LATENCY_TABLE,
+        flushConfirmIntervalMs: options.flushConfirmIntervalMs,
       },
       sink,
     ),

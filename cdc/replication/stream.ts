@@ -8,10 +8,14 @@
  *          server ─ XLogData 'w' (pgoutput message) ───────────────▶│ onData(lsn, payload)
  *          server ─ keepalive 'k' (walEnd, replyRequested) ────────▶│ onKeepalive(walEnd)
  *          client ◀─ standby status 'r' (flush = confirmed LSN) ────┘ every statusIntervalMs,
- *                                                                     and when asked
+ *                                                                     when asked, and soon after
+ *                                                                     confirm() moves it on
  *
  * The flush position sent to the server is only ever what the caller confirmed: Postgres may
- * then recycle the WAL before it, so confirming early loses changes on a crash.
+ * then recycle the WAL before it, so confirming early loses changes on a crash. It is reported
+ * promptly, so that a crash replays little, but coalesced: at most one update per
+ * flushConfirmIntervalMs, however often confirm() is called (the walsender does work for each
+ * reply that moves the flush position: LogicalConfirmReceivedLocation, sometimes a slot save).
  */
 import pg from 'pg';
 import type { Logger } from '../../common/index.js';
@@ -52,13 +56,22 @@ export interface StartOptions {
   /** Where to start; 0 means the slot's confirmed position. */
   readonly startLsn: Lsn;
   readonly statusIntervalMs?: number;
+  /**
+   * Least time between two status updates sent because confirm() moved the flush position; the
+   * first goes out at once. 0 reports confirmed positions only every statusIntervalMs (and when
+   * the server asks). Default 0.
+   */
+  readonly flushConfirmIntervalMs?: number;
 }
 
 /** A running stream: confirm positions, pause while the consumer is behind, stop. */
 export interface ReplicationStream {
-  /** Reports `lsn` as flushed: Postgres may discard WAL before it. Never moves backwards. */
+  /**
+   * Marks `lsn` as flushed, to be reported within flushConfirmIntervalMs (or with the next
+   * periodic status update): Postgres may then discard WAL before it. Never moves backwards.
+   */
   confirm(lsn: Lsn): void;
-  /** The last position reported to the server. */
+  /** The last position confirmed (reported to the server, or about to be). */
   confirmed(): Lsn;
   /** Sends a status update asking the server to answer with a keepalive (its current position). */
   requestKeepalive(): void;
@@ -157,10 +170,16 @@ export class ReplicationConnection {
       `(proto_version '1', publication_names ${this.client.escapeLiteral(publications.join(','))})`;
 
     let confirmedLsn = 0n;
+    let reportedLsn = 0n;
     let receivedLsn = options.startLsn;
     let stopped = false;
+    const flushInterval = options.flushConfirmIntervalMs ?? 0;
+    let lastStatusAt = Number.NEGATIVE_INFINITY;
+    let flushTimer: NodeJS.Timeout | undefined;
     const sendStatus = (replyRequested = false) => {
       if (stopped) return;
+      clearTimeout(flushTimer);
+      flushTimer = undefined;
       const message = Buffer.alloc(34);
       message[0] = 0x72; // 'r'
       message.writeBigUInt64BE(receivedLsn > confirmedLsn ? receivedLsn : confirmedLsn, 1);
@@ -169,12 +188,29 @@ export class ReplicationConnection {
       message.writeBigInt64BE(BigInt(Date.now() - POSTGRES_EPOCH_MS) * 1000n, 25);
       message[33] = replyRequested ? 1 : 0;
       connection.sendCopyFromChunk(message);
+      reportedLsn = confirmedLsn;
+      lastStatusAt = performance.now();
+    };
+    /** Sends the new flush position now, or once flushInterval has passed since the last update. */
+    const reportFlush = () => {
+      if (flushInterval <= 0 || stopped || flushTimer || confirmedLsn <= reportedLsn) return;
+      const wait = lastStatusAt + flushInterval - performance.now();
+      if (wait <= 0) {
+        sendStatus();
+        return;
+      }
+      flushTimer = setTimeout(() => {
+        flushTimer = undefined;
+        if (confirmedLsn > reportedLsn) sendStatus();
+      }, wait);
+      flushTimer.unref();
     };
 
     let settle!: { resolve: () => void; reject: (error: Error) => void };
     const ended = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
     const finish = (error?: Error) => {
       clearInterval(timer);
+      clearTimeout(flushTimer);
       if (error && !stopped) settle.reject(error);
       else settle.resolve();
     };
@@ -212,7 +248,9 @@ export class ReplicationConnection {
 
     return {
       confirm: (lsn) => {
-        if (lsn > confirmedLsn) confirmedLsn = lsn;
+        if (lsn <= confirmedLsn) return;
+        confirmedLsn = lsn;
+        reportFlush();
       },
       confirmed: () => confirmedLsn,
       requestKeepalive: () => sendStatus(true),
