@@ -115,7 +115,7 @@ const CDS_QUIET = ['-Xlog:cds=off', '-Xlog:cds+dynamic=off'];
 const LOG_PREFIX = 'ficus-kafka:';
 const TAIL_LINES = 30;
 // eslint-disable-next-line no-control-regex -- strips terminal colour codes from mvn output
-const ANSI_ESCAPE = /\u001b\[[0-9;]*m/g;
+export const ANSI_ESCAPE = /\u001b\[[0-9;]*m/g;
 const STOP_GRACE_MS = 15_000;
 const START_ATTEMPTS = 3;
 
@@ -147,13 +147,13 @@ rootLogger.level = WARN
 rootLogger.appenderRef.out.ref = STDOUT
 `;
 
-interface JavaInfo {
+export interface JavaInfo {
   major: number;
   /** Short hash of `java -version`: a CDS archive is only valid for the JVM build that wrote it. */
   buildKey: string;
 }
 
-interface ExitInfo {
+export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
 }
@@ -589,12 +589,12 @@ class LocalBroker implements KafkaBroker {
   }
 }
 
-function isAlive(child: ChildProcess): boolean {
+export function isAlive(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
 
 /** Replaces the pid file atomically: the watchdog may read it at any moment. */
-function writePidFile(pidFile: string, content: string): void {
+export function writePidFile(pidFile: string, content: string): void {
   const staged = `${pidFile}.tmp`;
   try {
     writeFileSync(staged, content);
@@ -605,7 +605,7 @@ function writePidFile(pidFile: string, content: string): void {
 }
 
 /** Empties the pid file if it still names `pid`, so the watchdog never kills a reused pid. */
-function clearPidFile(pidFile: string, pid: number): void {
+export function clearPidFile(pidFile: string, pid: number): void {
   try {
     if (readFileSync(pidFile, 'utf8').trim() === `${pid}`) writePidFile(pidFile, '');
   } catch {
@@ -658,7 +658,7 @@ function mvnMissingMessage(version: string): string {
   return `mvn not on PATH: it is needed once to fetch the Kafka ${version} jars from Maven Central (Debian/Ubuntu: apt-get install -y maven; macOS: brew install maven)`;
 }
 
-async function probeJava(): Promise<JavaInfo | undefined> {
+export async function probeJava(): Promise<JavaInfo | undefined> {
   const result = await run('java', ['-version'], { timeoutMs: 30_000 });
   if (result.notFound || result.code !== 0) return undefined;
   const text = result.output;
@@ -671,7 +671,7 @@ async function probeJava(): Promise<JavaInfo | undefined> {
 }
 
 /** PATH lookup without running the command (`mvn -v` would start a JVM just to answer). */
-function onPath(command: string): boolean {
+export function onPath(command: string): boolean {
   const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
   return dirs.some((dir) => {
     const file = path.join(dir, command);
@@ -785,7 +785,7 @@ async function buildClasspath(libsDir: string): Promise<string> {
 }
 
 /** Moves a class-data archive written at JVM exit into the cache (copy + rename: tmp may be another filesystem). */
-async function publishArchive(
+export async function publishArchive(
   dumpPath: string,
   cdsArchive: string,
   log: (line: string) => void,
@@ -919,7 +919,7 @@ function canBind(port: number): Promise<boolean> {
   });
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
@@ -932,12 +932,12 @@ function freePort(): Promise<number> {
   });
 }
 
-interface SpawnedJava {
+export interface SpawnedJava {
   child: ChildProcess;
   exited: Promise<ExitInfo>;
 }
 
-function spawnJava(
+export function spawnJava(
   args: string[],
   cwd: string,
   logStream: WriteStream,
@@ -981,7 +981,7 @@ const WATCHDOG_SCRIPT = [
   'rm -rf "$3"',
 ].join('\n');
 
-function spawnWatchdog(pidFile: string, workDir: string): ChildProcess | undefined {
+export function spawnWatchdog(pidFile: string, workDir: string): ChildProcess | undefined {
   const args = ['-c', WATCHDOG_SCRIPT, 'ficus-kafka-watchdog', `${process.pid}`, pidFile, workDir];
   const watchdog = spawn('sh', args, { stdio: 'ignore', detached: true });
   watchdog.on('error', () => undefined);
@@ -1022,7 +1022,7 @@ async function waitUntilReady(
 }
 
 /** SIGTERM, then SIGKILL after the grace period. Resolves true if SIGKILL was needed. */
-async function terminate(child: ChildProcess, exited: Promise<ExitInfo>): Promise<boolean> {
+export async function terminate(child: ChildProcess, exited: Promise<ExitInfo>): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return false;
   child.kill('SIGTERM');
   if (await withDeadline(exited, Date.now() + STOP_GRACE_MS)) return false;
@@ -1030,12 +1030,12 @@ async function terminate(child: ChildProcess, exited: Promise<ExitInfo>): Promis
   return true;
 }
 
-async function killHard(child: ChildProcess, exited: Promise<ExitInfo>): Promise<void> {
+export async function killHard(child: ChildProcess, exited: Promise<ExitInfo>): Promise<void> {
   child.kill('SIGKILL');
   await withDeadline(exited, Date.now() + 5_000);
 }
 
-function killProcessGroup(child: ChildProcess): void {
+export function killProcessGroup(child: ChildProcess): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
     process.kill(-child.pid, 'SIGKILL');
@@ -1058,13 +1058,13 @@ function untrack(broker: LocalBroker): void {
   liveBrokers.delete(broker);
 }
 
-interface RunResult extends ExitInfo {
+export interface RunResult extends ExitInfo {
   output: string;
   notFound: boolean;
 }
 
 /** Runs a command to completion, collecting stdout+stderr; never rejects. */
-function run(
+export function run(
   command: string,
   args: string[],
   options: { cwd?: string; timeoutMs: number },
@@ -1098,7 +1098,10 @@ function run(
   });
 }
 
-async function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T | undefined> {
+export async function withDeadline<T>(
+  promise: Promise<T>,
+  deadline: number,
+): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
@@ -1110,15 +1113,15 @@ async function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T
   }
 }
 
-function describeExit(exit: ExitInfo): string {
+export function describeExit(exit: ExitInfo): string {
   return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code ?? 'unknown'}`;
 }
 
-function lastLines(text: string, count: number): string {
+export function lastLines(text: string, count: number): string {
   return text.trimEnd().split('\n').slice(-count).join('\n');
 }
 
-async function fileExists(file: string): Promise<boolean> {
+export async function fileExists(file: string): Promise<boolean> {
   try {
     await access(file);
     return true;
@@ -1127,6 +1130,6 @@ async function fileExists(file: string): Promise<boolean> {
   }
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
