@@ -32,7 +32,8 @@ const bool = z.union([
     .transform((value) => value === 'true' || value === '1' || value === 'yes'),
 ]);
 
-const byteSize = z.union([z.number(), z.string()]).transform((value, context) => {
+/** A size in bytes: a whole number, or with a unit (`512MB`, `1GB`; units count in 1024s). */
+export const byteSizeSchema = z.union([z.number(), z.string()]).transform((value, context) => {
   const bytes = parseByteSize(value);
   if (bytes === undefined) {
     context.addIssue({
@@ -115,7 +116,7 @@ export const cdcConfigSchema = z.object({
     .transform((value) => (value === 'none' ? null : value))
     .default(DEFAULT_SIGNAL_TABLE),
   incrementalSnapshotChunkSize: integer(1, 1_000_000).default(1_024),
-  inactiveSlotWarnBytes: byteSize.default(1024 ** 3),
+  inactiveSlotWarnBytes: byteSizeSchema.default(1024 ** 3),
   sink: z.enum(['kafka', 'stdout']).optional(),
   kafkaBrokers: list.default([]),
   kafkaPartitions: integer(1, 10_000).default(1),

@@ -9,7 +9,7 @@ export {
   type ConnectorOptions,
   type SnapshotMode,
 } from './connector.js';
-export { cdcConfigSchema, CDC_ENVIRONMENT, type CdcConfig } from './config.js';
+export { byteSizeSchema, cdcConfigSchema, CDC_ENVIRONMENT, type CdcConfig } from './config.js';
 export { CdcSetupError, CdcSlotError } from './errors.js';
 export { formatBytes, parseByteSize } from './byte-size.js';
 export {

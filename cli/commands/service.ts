@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { z } from 'zod';
-import { dropCdcResources } from '../../cdc/index.js';
+import { byteSizeSchema, dropCdcResources } from '../../cdc/index.js';
 import { ConfigError, createLogger, FicusError } from '../../common/index.js';
 import {
   createConnectorSource,
@@ -43,6 +43,7 @@ const serviceConfigSchema = z.object({
   port: portSchema.optional(),
   host: z.string().min(1).default('127.0.0.1'),
   logLevel: logLevelSchema.default('info'),
+  inactiveSlotWarnBytes: byteSizeSchema.optional(),
 });
 
 /** Settings of `ficus service <name>`, after flags, environment and config file are merged. */
@@ -66,6 +67,7 @@ const serviceEnv = {
   port: 'FICUS_SERVICE_PORT',
   host: 'FICUS_SERVICE_HOST',
   logLevel: 'FICUS_LOG_LEVEL',
+  inactiveSlotWarnBytes: 'FICUS_CDC_INACTIVE_SLOT_WARN_BYTES',
 };
 
 const help = `Usage: ficus service <name> [options]
@@ -111,6 +113,10 @@ Options (each also a camelCase key in the --config YAML file):
   --host ADDR                 address to bind (default 127.0.0.1)   env FICUS_SERVICE_HOST
   --log-level LEVEL           fatal|error|warn|info|debug|trace|silent (default info)
                                                                     env FICUS_LOG_LEVEL
+  --inactive-slot-warn-bytes SIZE
+                              connector source: warn (log and status) about inactive ficus
+                              slots retaining more WAL than this (512MB, 1GB; default 1GB;
+                              0 = no check)         env FICUS_CDC_INACTIVE_SLOT_WARN_BYTES
   --teardown                  do not run: remove what ficus created for the service's source
                               (connector: its replication slot, its publication when ficus
                               created it, and its offsets file; kafka: its consumer group),
@@ -140,6 +146,7 @@ export async function parseServiceArgs(
     host: { type: 'string' },
     'log-level': { type: 'string' },
     teardown: { type: 'boolean' },
+    'inactive-slot-warn-bytes': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   const teardown = flags.teardown ?? false;
@@ -171,6 +178,7 @@ export async function parseServiceArgs(
       port: flags.port,
       host: flags.host,
       logLevel: flags['log-level'],
+      inactiveSlotWarnBytes: flags['inactive-slot-warn-bytes'],
     },
   });
   if (!teardown && config.databaseUrl === undefined)
@@ -223,6 +231,7 @@ export function recordSourceOf(
         publicationName: slot,
         topicPrefix: config.topicPrefix,
         offsetsFile: offsetsFileOf(config),
+        inactiveSlotWarnBytes: config.inactiveSlotWarnBytes,
         logger,
       });
     }

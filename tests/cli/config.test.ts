@@ -164,6 +164,21 @@ describe('ficus service configuration', () => {
     expect(config.port).toBeUndefined();
   });
 
+  it('takes the inactive-slot warning threshold as a size, from the flag or the environment', async () => {
+    const env = { DATABASE_URL: own, FICUS_SOURCE_DATABASE_URL: source };
+    await expect(
+      parseServiceArgs(['catalog', '--inactive-slot-warn-bytes', '512MB'], env),
+    ).resolves.toMatchObject({ inactiveSlotWarnBytes: 536_870_912 });
+    await expect(
+      parseServiceArgs(['catalog'], { ...env, FICUS_CDC_INACTIVE_SLOT_WARN_BYTES: '0' }),
+    ).resolves.toMatchObject({ inactiveSlotWarnBytes: 0 });
+    await expect(
+      parseServiceArgs(['catalog', '--inactive-slot-warn-bytes', 'lots'], env),
+    ).rejects.toThrow(
+      /^inactiveSlotWarnBytes \(from --inactive-slot-warn-bytes\): must be a whole number of bytes/,
+    );
+  });
+
   it('streams from the monolith itself when only the source database is set', async () => {
     const config = await parseServiceArgs(['catalog', '--port', '4101'], {
       DATABASE_URL: own,
