@@ -246,6 +246,8 @@ export function createConnector(options: ConnectorOptions): Connector {
 
   let state: ConnectorState = 'starting';
   let lastError: string | null = null;
+  /** What made the connector fail, rethrown as it is (code and all) by a start that was cut short. */
+  let failure: Error | undefined;
   let database = '';
   let replication: ReplicationConnection | undefined;
   let stream: ReplicationStream | undefined;
@@ -286,6 +288,7 @@ export function createConnector(options: ConnectorOptions): Connector {
     const err = error instanceof Error ? error : new Error(String(error));
     state = 'failed';
     lastError = err.message;
+    failure = err;
     logger.error({ err }, 'CDC connector failed');
     void shutdown().finally(() => settle.reject(err));
   }
@@ -548,12 +551,12 @@ export function createConnector(options: ConnectorOptions): Connector {
         enqueue(records);
         snapshotStats.rows += records.length;
         await waitForRoom();
-        if (state === 'failed') throw new Error(lastError ?? 'connector failed');
+        if (state === 'failed') throw failure ?? new Error(lastError ?? 'connector failed');
       },
     });
     await drained();
     if ((state as ConnectorState) === 'failed')
-      throw new Error(lastError ?? 'connector failed during the snapshot');
+      throw failure ?? new Error(lastError ?? 'connector failed during the snapshot');
     logger.info({ rows }, 'snapshot finished');
   }
 

@@ -6,7 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkaSink } from '../../cdc/index.js';
+import { spawn } from 'node:child_process';
+import { createKafkaSink, createStdoutSink } from '../../cdc/index.js';
 import { spawnFicus } from '../support/cli.js';
 import { kafkaBrokers, kafkaSkipReason, testKafka, uniqueName } from '../support/kafka.js';
 import { waitForTopics } from './delivery.js';
@@ -110,6 +111,30 @@ describe.skipIf(!brokers)(
     }, 60_000);
   },
 );
+
+describe('the stdout sink whose reader goes away (ficus cdc | head)', () => {
+  it('refuses further writes with FICUS_CDC_STDOUT_CLOSED instead of crashing the process', async () => {
+    const head = spawn('head', ['-n', '1'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const exited = new Promise((resolve) => head.once('exit', resolve));
+    const sink = createStdoutSink({ output: head.stdin });
+    await sink.start();
+    const record = { topic: 't', key: { id: 1 }, value: null };
+    await sink.write([record]);
+    await exited;
+    let failure: unknown;
+    for (let i = 0; i < 100 && !failure; i++) {
+      await sink.write([record]).catch((error: unknown) => (failure = error));
+    }
+    expect(failure).toMatchObject({
+      code: 'FICUS_CDC_STDOUT_CLOSED',
+      message: expect.stringMatching(
+        /^the output was closed by its reader \(.+\); events after the last one written are sent again on the next start$/,
+      ) as unknown,
+    });
+    await expect(sink.write([record])).rejects.toBe(failure);
+    await sink.stop();
+  });
+});
 
 describe('ficus cdc with the stdout sink', () => {
   it('prints one JSON line per record and serves status, metrics and health', async () => {
