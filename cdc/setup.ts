@@ -2,7 +2,7 @@
  * Checks that the source database can feed CDC, and creates or verifies the publication and the
  * replication slot. Every problem becomes a CdcSetupError with one line naming the fix.
  */
-import type pg from 'pg';
+import pg from 'pg';
 import type { Logger } from '../common/index.js';
 import { CdcSetupError } from './errors.js';
 import { parseLsn, type Lsn } from './replication/lsn.js';
@@ -22,6 +22,29 @@ export interface CapturedTable {
 export interface SlotState {
   readonly exists: boolean;
   readonly confirmedFlushLsn: Lsn | undefined;
+}
+
+/**
+ * A connected client on the source database for a one-off task (listing or dropping slots,
+ * writing a signal); an unreachable database is a CdcSetupError. Connection errors after that go
+ * to `onError` (default: ignored; the task's own queries fail).
+ */
+export async function connectToSource(
+  connectionString: string,
+  onError: (error: Error) => void = () => undefined,
+): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString });
+  client.on('error', onError);
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new CdcSetupError(
+      'FICUS_CDC_SOURCE_UNREACHABLE',
+      `cannot connect to the source database: ${(error as Error).message}`,
+      error,
+    );
+  }
+  return client;
 }
 
 /** Checks the server: version, wal_level, the user's replication right. Returns server_version_num. */

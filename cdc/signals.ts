@@ -11,11 +11,11 @@
  * Reference: https://debezium.io/documentation/reference/stable/configuration/signalling.html
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from '../common/index.js';
 import { CdcSetupError } from './errors.js';
 import type { Relation, TupleValue } from './replication/pgoutput.js';
-import { quoteIdent } from './setup.js';
+import { connectToSource, quoteIdent } from './setup.js';
 
 /** Default signal table: created when missing and added to the publication. */
 export const DEFAULT_SIGNAL_TABLE = 'public.ficus_signal';
@@ -154,16 +154,7 @@ export async function requestIncrementalSnapshot(options: {
   readonly signalTable?: string;
   readonly tables: readonly string[];
 }): Promise<string> {
-  const client = new pg.Client({ connectionString: options.databaseUrl });
-  try {
-    await client.connect();
-  } catch (error) {
-    throw new CdcSetupError(
-      'FICUS_CDC_SOURCE_UNREACHABLE',
-      `cannot connect to the source database: ${(error as Error).message}`,
-      error,
-    );
-  }
+  const client = await connectToSource(options.databaseUrl);
   try {
     const signal = executeSnapshotSignal(options.tables);
     await insertSignal(client, parseTableName(options.signalTable ?? DEFAULT_SIGNAL_TABLE), signal);

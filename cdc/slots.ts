@@ -14,10 +14,11 @@
  * Spec: https://www.postgresql.org/docs/current/view-pg-replication-slots.html
  */
 import { rm } from 'node:fs/promises';
-import pg from 'pg';
+import type pg from 'pg';
 import { createSilentLogger, type Logger } from '../common/index.js';
-import { CdcSetupError, CdcSlotError } from './errors.js';
+import { CdcSlotError } from './errors.js';
 import { readOffsets } from './offsets.js';
+import { connectToSource } from './setup.js';
 
 const MARKER = /^ficus:slot=([a-z0-9_]{1,63})(?:;|\s|$)/;
 
@@ -159,17 +160,9 @@ export async function dropCdcResources(
 ): Promise<DroppedCdcResources> {
   const logger = options.logger ?? createSilentLogger();
   const { slot } = options;
-  const client = new pg.Client({ connectionString: options.databaseUrl });
-  client.on('error', (error) => logger.debug({ err: error }, 'database connection error'));
-  try {
-    await client.connect();
-  } catch (error) {
-    throw new CdcSetupError(
-      'FICUS_CDC_SOURCE_UNREACHABLE',
-      `cannot connect to the source database: ${(error as Error).message}`,
-      error,
-    );
-  }
+  const client = await connectToSource(options.databaseUrl, (error) =>
+    logger.debug({ err: error }, 'database connection error'),
+  );
   try {
     const database = (await client.query<{ db: string }>('SELECT current_database() AS db'))
       .rows[0]!.db;
@@ -390,17 +383,7 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
 
 async function withQueryable<T>(source: SlotSource, run: (db: Queryable) => Promise<T>) {
   if (typeof source !== 'string') return run(source);
-  const client = new pg.Client({ connectionString: source });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (error) {
-    throw new CdcSetupError(
-      'FICUS_CDC_SOURCE_UNREACHABLE',
-      `cannot connect to the source database: ${(error as Error).message}`,
-      error,
-    );
-  }
+  const client = await connectToSource(source);
   try {
     return await run(client);
   } finally {

@@ -12,7 +12,7 @@
  *                                 default; 0 = confirm only with the periodic status update)
  */
 import { z } from 'zod';
-import { ConfigError } from '../../common/index.js';
+import { readEnvironment } from '../environment.js';
 
 const integer = (min: number, max: number) =>
   z.coerce
@@ -51,15 +51,5 @@ export interface BenchConfig {
 
 /** Reads the benchmark's settings; a bad value throws a ConfigError naming the variable. */
 export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
-  const config: Record<string, unknown> = {};
-  for (const [variable, [field, schema]] of Object.entries(ENVIRONMENT)) {
-    const raw = env[variable] === '' ? undefined : env[variable];
-    const parsed = schema.safeParse(raw);
-    if (!parsed.success) {
-      const why = parsed.error.issues.map((issue) => issue.message).join('; ');
-      throw new ConfigError(`${variable}=${JSON.stringify(raw)}: ${why}`);
-    }
-    config[field] = parsed.data;
-  }
-  return Object.freeze(config as unknown as BenchConfig);
+  return readEnvironment<BenchConfig>(ENVIRONMENT, env);
 }

@@ -31,7 +31,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { z } from 'zod';
-import { ConfigError } from '../../common/index.js';
+import { readEnvironment } from '../environment.js';
 import { CleanupStack, describeError } from './cleanup.js';
 import { startSource } from './source.js';
 
@@ -67,17 +67,7 @@ interface KillLoopConfig {
 }
 
 function readConfig(env: NodeJS.ProcessEnv = process.env): KillLoopConfig {
-  const config: Record<string, unknown> = {};
-  for (const [variable, [field, schema]] of Object.entries(ENVIRONMENT)) {
-    const raw = env[variable] === '' ? undefined : env[variable];
-    const parsed = schema.safeParse(raw);
-    if (!parsed.success) {
-      const why = parsed.error.issues.map((issue) => issue.message).join('; ');
-      throw new ConfigError(`${variable}=${JSON.stringify(raw)}: ${why}`);
-    }
-    config[field] = parsed.data;
-  }
-  return Object.freeze(config as unknown as KillLoopConfig);
+  return readEnvironment<KillLoopConfig>(ENVIRONMENT, env);
 }
 
 function progress(message: string): void {

@@ -11,7 +11,7 @@
  *   FICUS_BENCH_GATEWAY_NGINX_WORKERS   nginx worker_processes: a number or auto (default 1)
  */
 import { z } from 'zod';
-import { ConfigError } from '../../common/index.js';
+import { readEnvironment } from '../environment.js';
 
 const integer = (min: number, max: number) =>
   z.coerce
@@ -50,15 +50,5 @@ export interface GatewayBenchConfig {
 
 /** Reads the benchmark's settings; a bad value throws a ConfigError naming the variable. */
 export function readGatewayBenchConfig(env: NodeJS.ProcessEnv = process.env): GatewayBenchConfig {
-  const config: Record<string, unknown> = {};
-  for (const [variable, [field, schema]] of Object.entries(ENVIRONMENT)) {
-    const raw = env[variable] === '' ? undefined : env[variable];
-    const parsed = schema.safeParse(raw);
-    if (!parsed.success) {
-      const why = parsed.error.issues.map((issue) => issue.message).join('; ');
-      throw new ConfigError(`${variable}=${JSON.stringify(raw)}: ${why}`);
-    }
-    config[field] = parsed.data;
-  }
-  return Object.freeze(config as unknown as GatewayBenchConfig);
+  return readEnvironment<GatewayBenchConfig>(ENVIRONMENT, env);
 }

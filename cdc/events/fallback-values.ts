@@ -19,6 +19,7 @@ import type { JsonValue } from './json.js';
 import {
   builtinArrayElement,
   OID,
+  TEXT_TYPES,
   type CatalogType,
   type ColumnType,
   type TypeOptions,
@@ -27,25 +28,12 @@ import {
 /** The unscaled zero as Kafka Connect `Decimal` bytes (`BigInteger.ZERO.toByteArray()`), base64. */
 const DECIMAL_ZERO = 'AA==';
 
-/** Type OIDs whose values ficus writes as strings and Debezium converts with `convertString` (fallback `""`). */
+/**
+ * Type OIDs whose values ficus writes as strings and Debezium converts with `convertString`
+ * (fallback `""`): the text types, and the built-in ranges.
+ */
 const STRING_TYPES = new Set<number>([
-  OID.char,
-  OID.name,
-  OID.text,
-  OID.bpchar,
-  OID.varchar,
-  OID.uuid,
-  OID.json,
-  OID.jsonb,
-  OID.xml,
-  869, // inet
-  650, // cidr
-  829, // macaddr
-  774, // macaddr8
-  3614, // tsvector
-  3615, // tsquery
-  2970, // txid_snapshot
-  3220, // pg_lsn
+  ...TEXT_TYPES,
   3904, // int4range
   3906, // numrange
   3908, // tsrange

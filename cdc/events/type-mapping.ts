@@ -138,7 +138,7 @@ const BUILTIN_ARRAYS: ReadonlyMap<number, number> = new Map([
 ]);
 
 /** Type OIDs whose values are passed on as their text (strings in Debezium too). */
-const TEXT_TYPES = new Set<number>([
+export const TEXT_TYPES: ReadonlySet<number> = new Set<number>([
   OID.char,
   OID.name,
   OID.text,

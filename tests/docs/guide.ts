@@ -23,6 +23,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { waitUntil } from '../cdc/harness.js';
+import { captureOutput, type CapturedOutput } from '../support/cli.js';
 
 /** A file the reader writes. */
 export interface GuideFile {
@@ -220,16 +221,10 @@ export async function runStepUntilOk(
 }
 
 /** A background block running in a process group of its own. */
-export interface BackgroundStep {
+export interface BackgroundStep extends CapturedOutput {
   readonly block: GuideCommands;
-  /** Of the block's shell, which leads the process group. */
+  /** Of the block's shell, which leads the process group; `exited` is the shell's. */
   readonly pid: number;
-  /** stdout and stderr so far, interleaved. */
-  output(): string;
-  /** Resolves with the first match of `pattern` in the output; rejects on exit or timeout. */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** Resolves with the exit code (or signal name) of the block's shell. */
-  readonly exited: Promise<number | string>;
   /**
    * Signals the whole group (SIGINT is Ctrl-C in the reader's terminal) and resolves once no
    * process of it is left; SIGKILL after `graceMs`.
@@ -246,44 +241,7 @@ export function startBackground(block: GuideCommands, options: RunOptions): Back
     detached: true,
   });
   const pid = child.pid!;
-  let output = '';
-  const listeners = new Set<() => void>();
-  const append = (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-    for (const listener of listeners) listener();
-  };
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
-  const exited = new Promise<number | string>((resolve) => {
-    child.once('exit', (code, signal) => {
-      resolve(code ?? signal ?? 'unknown');
-      for (const listener of listeners) listener();
-    });
-  });
-
-  const waitFor = (pattern: RegExp, timeoutMs = 60_000) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      const check = () => {
-        const match = output.match(pattern);
-        if (match) return done(() => resolve(match));
-        if (child.exitCode !== null || child.signalCode !== null) {
-          done(() =>
-            reject(new Error(`${block.lines[0]} exited before printing ${pattern}:\n${output}`)),
-          );
-        }
-      };
-      const timer = setTimeout(
-        () => done(() => reject(new Error(`timed out waiting for ${pattern}:\n${output}`))),
-        timeoutMs,
-      );
-      const done = (settle: () => void) => {
-        clearTimeout(timer);
-        listeners.delete(check);
-        settle();
-      };
-      listeners.add(check);
-      check();
-    });
+  const captured = captureOutput(child, block.lines[0] ?? 'the block');
 
   const groupAlive = async () => (await groupMembers(pid)).length > 0;
   const signalGroup = (signal: NodeJS.Signals) => {
@@ -303,7 +261,7 @@ export function startBackground(block: GuideCommands, options: RunOptions): Back
     }
   };
 
-  return { block, pid, output: () => output, waitFor, exited, stop };
+  return { block, pid, ...captured, stop };
 }
 
 /**

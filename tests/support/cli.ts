@@ -4,14 +4,8 @@ import { fileURLToPath } from 'node:url';
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /** A `ficus` CLI process started from source (through tsx), with its output captured. */
-export interface FicusProcess {
+export interface FicusProcess extends CapturedOutput {
   readonly child: ChildProcess;
-  /** stdout and stderr so far, interleaved. */
-  output(): string;
-  /** Resolves with the first match of `pattern` in the output; rejects on exit or timeout. */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** Resolves with the exit code (or the signal name) once the process has exited. */
-  readonly exited: Promise<number | string>;
 }
 
 /** Runs `ficus <args>` the way `npm run ficus` does: TypeScript source through tsx. */
@@ -24,6 +18,21 @@ export function spawnFicus(
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return { child, ...captureOutput(child, 'ficus') };
+}
+
+/** A child process's interleaved stdout and stderr, and a wait for a line in them. */
+export interface CapturedOutput {
+  /** stdout and stderr so far, interleaved. */
+  readonly output: () => string;
+  /** Resolves with the first match of `pattern` in the output; rejects on exit or timeout. */
+  readonly waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
+  /** Resolves with the exit code (or the signal name) once the process has exited. */
+  readonly exited: Promise<number | string>;
+}
+
+/** Collects `child`'s piped stdout and stderr; `name` says whose output it is in errors. */
+export function captureOutput(child: ChildProcess, name: string): CapturedOutput {
   let output = '';
   const listeners = new Set<() => void>();
   const append = (chunk: Buffer) => {
@@ -45,7 +54,7 @@ export function spawnFicus(
         const match = output.match(pattern);
         if (match) return done(() => resolve(match));
         if (child.exitCode !== null || child.signalCode !== null) {
-          done(() => reject(new Error(`ficus exited before printing ${pattern}:\n${output}`)));
+          done(() => reject(new Error(`${name} exited before printing ${pattern}:\n${output}`)));
         }
       };
       const timer = setTimeout(
@@ -61,7 +70,7 @@ export function spawnFicus(
       check();
     });
 
-  return { child, output: () => output, waitFor, exited };
+  return { output: () => output, waitFor, exited };
 }
 
 /** Pids of live processes whose command line contains `needle` (Linux /proc). */

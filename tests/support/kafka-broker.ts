@@ -108,7 +108,8 @@ export class KafkaUnavailableError extends Error {
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const POM_PATH = path.join(REPO_ROOT, 'tests', 'support', 'kafka', 'pom.xml');
 const DEFAULT_VERSION = '3.9.1';
-const LIBS_MARKER = '.ficus-complete.json';
+/** The file that marks a complete jar download, with the hash of the pom.xml it came from. */
+export const LIBS_MARKER = '.ficus-complete.json';
 const CDS_PREFIX = 'classes-';
 /** The JVM's class-data-sharing chatter (hundreds of "Skipping ..." lines when writing an archive). */
 const CDS_QUIET = ['-Xlog:cds=off', '-Xlog:cds+dynamic=off'];
@@ -198,7 +199,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
 
   await ensureLibs(version, cacheDir, libsDir, log);
   const classpath = await buildClasspath(libsDir);
-  const marker = await readLibsMarker(libsDir);
+  const marker = await readLibsMarker(libsDir, POM_PATH);
   if (marker === undefined) throw new Error(`Kafka jars in ${libsDir} are incomplete`);
   // A class-data archive is only valid for the JVM build and the exact jars that wrote it.
   const archiveKey = createHash('sha256')
@@ -686,24 +687,27 @@ export function onPath(command: string): boolean {
 }
 
 async function libsReady(libsDir: string): Promise<boolean> {
-  return (await readLibsMarker(libsDir)) !== undefined;
+  return (await readLibsMarker(libsDir, POM_PATH)) !== undefined;
 }
 
-/** The marker's text, if `libsDir` holds a complete download made from the current pom.xml. */
-async function readLibsMarker(libsDir: string): Promise<string | undefined> {
+/** The marker's text, if `libsDir` holds a complete download made from the current `pomPath`. */
+export async function readLibsMarker(
+  libsDir: string,
+  pomPath: string,
+): Promise<string | undefined> {
   const marker = await readFile(path.join(libsDir, LIBS_MARKER), 'utf8').catch(() => undefined);
   if (marker === undefined) return undefined;
   try {
     const { pom } = JSON.parse(marker) as { pom?: unknown };
-    return pom === (await pomHash()) ? marker : undefined;
+    return pom === (await pomHash(pomPath)) ? marker : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Editing pom.xml (e.g. another logging binding) invalidates cached jars. */
-async function pomHash(): Promise<string> {
-  const pom = await readFile(POM_PATH).catch(() => Buffer.alloc(0));
+/** Editing a pom.xml (e.g. another logging binding) invalidates the jars fetched with it. */
+export async function pomHash(pomPath: string): Promise<string> {
+  const pom = await readFile(pomPath).catch(() => Buffer.alloc(0));
   return createHash('sha256').update(pom).digest('hex').slice(0, 16);
 }
 
@@ -745,7 +749,7 @@ async function ensureLibs(
     await chmod(staging, 0o755); // mkdtemp makes it 0700
     await writeFile(
       path.join(staging, LIBS_MARKER),
-      `${JSON.stringify({ version, pom: await pomHash(), jars: jars.length, fetchedAt: new Date().toISOString() })}\n`,
+      `${JSON.stringify({ version, pom: await pomHash(POM_PATH), jars: jars.length, fetchedAt: new Date().toISOString() })}\n`,
     );
     await publishDir(staging, libsDir);
     log(

@@ -8,17 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
-import {
-  chmod,
-  mkdir,
-  mkdtemp,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  unlink,
-  writeFile,
-} from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,9 +22,12 @@ import {
   killHard,
   killProcessGroup,
   lastLines,
+  LIBS_MARKER,
   onPath,
+  pomHash,
   probeJava,
   publishArchive,
+  readLibsMarker,
   run,
   sleep,
   spawnJava,
@@ -120,7 +113,6 @@ const POM_PATH = path.join(REPO_ROOT, 'tests', 'support', 'kafka-connect', 'pom.
 const DEFAULT_VERSION = '4.1.1';
 /** Connect 4.x is built for Java 17 (its REST server uses Jetty 12). */
 const MIN_JAVA = 17;
-const LIBS_MARKER = '.ficus-complete.json';
 /** Same prefix as the broker's: publishArchive() prunes older archives by it. */
 const CDS_PREFIX = 'classes-';
 const CDS_QUIET = ['-Xlog:cds=off', '-Xlog:cds+dynamic=off'];
@@ -561,7 +553,8 @@ async function prerequisiteProblem(version: string, cacheDir: string): Promise<s
   if (java.major < MIN_JAVA) {
     return `java ${java.major} on PATH is too old: Kafka Connect ${version} needs Java ${MIN_JAVA}+ (Debian/Ubuntu: apt-get install -y openjdk-17-jre-headless)`;
   }
-  if ((await readLibsMarker(cacheDir)) === undefined && !onPath('mvn')) return mvnMissing(version);
+  if ((await readConnectMarker(cacheDir)) === undefined && !onPath('mvn'))
+    return mvnMissing(version);
   return undefined;
 }
 
@@ -570,22 +563,8 @@ function mvnMissing(version: string): string {
 }
 
 /** The marker's text, if `cacheDir` holds a complete download made from the current pom.xml. */
-async function readLibsMarker(cacheDir: string): Promise<string | undefined> {
-  const marker = await readFile(path.join(cacheDir, 'jars', LIBS_MARKER), 'utf8').catch(
-    () => undefined,
-  );
-  if (marker === undefined) return undefined;
-  try {
-    const { pom } = JSON.parse(marker) as { pom?: unknown };
-    return pom === (await pomHash()) ? marker : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function pomHash(): Promise<string> {
-  const pom = await readFile(POM_PATH).catch(() => Buffer.alloc(0));
-  return createHash('sha256').update(pom).digest('hex').slice(0, 16);
+function readConnectMarker(cacheDir: string): Promise<string | undefined> {
+  return readLibsMarker(path.join(cacheDir, 'jars'), POM_PATH);
 }
 
 /**
@@ -598,7 +577,7 @@ async function ensureLibs(
   cacheDir: string,
   log: (line: string) => void,
 ): Promise<string> {
-  const ready = await readLibsMarker(cacheDir);
+  const ready = await readConnectMarker(cacheDir);
   if (ready !== undefined) return ready;
   await mkdir(cacheDir, { recursive: true });
   const staging = await mkdtemp(path.join(cacheDir, 'jars.staging-'));
@@ -637,7 +616,7 @@ async function ensureLibs(
       throw new Error(`mvn finished but the Debezium JDBC sink is not in ${staging}/plugins`);
     await rm(path.join(staging, 'unpack-markers'), { recursive: true, force: true });
     await chmod(staging, 0o755); // mkdtemp makes it 0700
-    const marker = `${JSON.stringify({ version, pom: await pomHash(), workerJars: workerJars.length, pluginJars: pluginJars.length, fetchedAt: new Date().toISOString() })}\n`;
+    const marker = `${JSON.stringify({ version, pom: await pomHash(POM_PATH), workerJars: workerJars.length, pluginJars: pluginJars.length, fetchedAt: new Date().toISOString() })}\n`;
     await writeFile(path.join(staging, LIBS_MARKER), marker);
     await publishDir(staging, path.join(cacheDir, 'jars'));
     log(
@@ -647,7 +626,7 @@ async function ensureLibs(
     await rm(staging, { recursive: true, force: true });
     throw error;
   }
-  const marker = await readLibsMarker(cacheDir);
+  const marker = await readConnectMarker(cacheDir);
   if (marker === undefined) throw new Error(`Kafka Connect jars in ${cacheDir} are incomplete`);
   return marker;
 }
@@ -661,7 +640,7 @@ async function publishDir(staging: string, target: string): Promise<void> {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
-      if ((await readLibsMarker(path.dirname(target))) !== undefined) {
+      if ((await readConnectMarker(path.dirname(target))) !== undefined) {
         await rm(staging, { recursive: true, force: true }); // another run got there first
         return;
       }
