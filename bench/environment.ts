@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ConfigError } from '../common/index.js';
 
 /** Environment variable → the setting it fills, with its schema (and default). */
@@ -24,3 +24,11 @@ export function readEnvironment<T>(
   }
   return Object.freeze(config) as T;
 }
+
+/** A whole number from `min` to `max`, read from the environment's text. */
+export const integer = (min: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(min, `must be from ${min} to ${max}`)
+    .max(max, `must be from ${min} to ${max}`);

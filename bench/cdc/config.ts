@@ -12,14 +12,7 @@
  *                                 default; 0 = confirm only with the periodic status update)
  */
 import { z } from 'zod';
-import { readEnvironment } from '../environment.js';
-
-const integer = (min: number, max: number) =>
-  z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(min, `must be from ${min} to ${max}`)
-    .max(max, `must be from ${min} to ${max}`);
+import { integer, readEnvironment } from '../environment.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })

@@ -31,7 +31,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { z } from 'zod';
-import { readEnvironment } from '../environment.js';
+import { integer, readEnvironment } from '../environment.js';
 import { CleanupStack, describeError } from './cleanup.js';
 import { startSource } from './source.js';
 
@@ -41,13 +41,6 @@ const TOPIC_PREFIX = 'killloop';
 const SLOT = 'kill_loop';
 /** How long the last run may take to deliver everything once the writer has stopped. */
 const CATCH_UP_TIMEOUT_MS = 120_000;
-
-const integer = (min: number, max: number) =>
-  z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(min, `must be from ${min} to ${max}`)
-    .max(max, `must be from ${min} to ${max}`);
 
 const ENVIRONMENT = {
   FICUS_KILL_LOOP_KILLS: ['kills', integer(0, 100).default(5)],

@@ -11,14 +11,7 @@
  *   FICUS_BENCH_GATEWAY_NGINX_WORKERS   nginx worker_processes: a number or auto (default 1)
  */
 import { z } from 'zod';
-import { readEnvironment } from '../environment.js';
-
-const integer = (min: number, max: number) =>
-  z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(min, `must be from ${min} to ${max}`)
-    .max(max, `must be from ${min} to ${max}`);
+import { integer, readEnvironment } from '../environment.js';
 
 const workers = z
   .string()
